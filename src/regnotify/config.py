@@ -1,0 +1,93 @@
+"""Settings, read from environment variables prefixed ``REGNOTIFY_`` (pydantic-settings)."""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded default keeps its files: ``$XDG_DATA_HOME/regnotify``."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "regnotify"
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Each field is ``REGNOTIFY_<FIELD>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="REGNOTIFY_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory for the embedded database, the generated secret key and the maildir.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite file regnotify.db in the data directory. "
+        "postgresql://user@host/db is accepted and driven through psycopg 3.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `serve` listens on.")
+    public_base_url: str | None = Field(
+        default=None,
+        description="Base URL users reach regnotify at; used in `homepage` and links. "
+        "Default: http://HOST:PORT.",
+    )
+    registry_host: str = Field(
+        default="localhost:5000",
+        description="Registry host name (and port) used in `docker_url`, e.g. registry.example.com.",
+    )
+    secret_key: str | None = Field(
+        default=None,
+        description="Fernet key (urlsafe base64, 32 bytes) that encrypts secrets in method configs. "
+        "Default: generated once into DATA_DIR/secret.key.",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body accepted; more is a 413."
+    )
+    sqlite_busy_timeout_ms: int = Field(default=15000, ge=0)
+    chat_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Extra host names chat webhook URLs (Slack, Teams, Discord) may point at, "
+        "besides each service's public host. JSON list in the environment.",
+    )
+    log_level: str = Field(default="INFO")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @cached_property
+    def base_url(self) -> str:
+        """The public base URL without a trailing slash."""
+        if self.public_base_url:
+            return self.public_base_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the async driver each engine needs."""
+        url = self.database_url or f"sqlite:///{self.data_dir / 'regnotify.db'}"
+        return async_driver_url(url)
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+
+def async_driver_url(url: str) -> str:
+    """Map plain ``sqlite://`` and ``postgresql://`` URLs onto aiosqlite and psycopg 3."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

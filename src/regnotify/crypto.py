@@ -1,0 +1,57 @@
+"""Encryption at rest for secrets in method configs (Fernet: AES-128-CBC + HMAC-SHA256)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken
+
+from regnotify.config import Settings
+
+SEALED_PREFIX = "enc:v1:"
+
+
+class SecretBox:
+    """Seals and opens secret strings. Sealed values carry a prefix so they are recognisable."""
+
+    def __init__(self, key: str | bytes) -> None:
+        self._fernet = Fernet(key)
+
+    def seal(self, plaintext: str) -> str:
+        token = self._fernet.encrypt(plaintext.encode("utf-8"))
+        return SEALED_PREFIX + token.decode("ascii")
+
+    def open(self, sealed: str) -> str:
+        if not is_sealed(sealed):
+            raise ValueError("value is not sealed")
+        try:
+            return self._fernet.decrypt(sealed[len(SEALED_PREFIX) :].encode("ascii")).decode()
+        except InvalidToken as exc:
+            raise ValueError("sealed value does not open with the configured secret key") from exc
+
+
+def is_sealed(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SEALED_PREFIX)
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The configured key, or the one generated into the data directory on first use."""
+    if settings.secret_key:
+        return settings.secret_key
+    path: Path = settings.data_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = Fernet.generate_key().decode("ascii")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process generated it first: use theirs
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    return SecretBox(load_secret_key(settings))
