@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         description="Extra host names chat webhook URLs (Slack, Teams, Discord) may point at, "
         "besides each service's public host. JSON list in the environment.",
     )
+    outbound_allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Address ranges outbound requests may reach although they are internal "
+        '(loopback, private, link-local...), e.g. ["10.20.0.0/16"]. JSON list in the environment.',
+    )
     log_level: str = Field(default="INFO")
 
     @field_validator("public_base_url")

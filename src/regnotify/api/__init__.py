@@ -1,0 +1,14 @@
+"""The REST API under ``/api/v1``: Quay's paths and shapes, errors in Quay's shape."""
+
+from fastapi import APIRouter
+
+from regnotify.api import events, notifications
+from regnotify.api.body_limit import BodyLimitMiddleware
+from regnotify.api.context import Services
+from regnotify.api.errors import ApiError, install_error_handlers
+
+router = APIRouter(prefix="/api/v1")
+router.include_router(notifications.router)
+router.include_router(events.router)
+
+__all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]

@@ -1,0 +1,102 @@
+"""Who is calling (bearer tokens) and what they may do on the repository in the path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regnotify.accounts import Role, find_repository, find_token, split_repository, user_role
+from regnotify.accounts.errors import InvalidName
+from regnotify.api.context import Services, services
+from regnotify.api.errors import ApiError
+from regnotify.db.models import ApiToken, Repository, User
+from regnotify.db.types import utcnow
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="regnotify"'}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller: a user, a service token (``service`` set), or anonymous (both None)."""
+
+    user: User | None = None
+    service: str | None = None
+    token_id: int | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user is None and self.service is None
+
+    @property
+    def label(self) -> str:
+        if self.user is not None:
+            return f"user:{self.user.username}"
+        if self.service is not None:
+            return f"service:{self.service}"
+        return "anonymous"
+
+
+async def _principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        return Principal()
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        raise ApiError(401, "use an Authorization: Bearer <token> header", headers=UNAUTHORIZED_HEADERS)
+    async with svc.db.read() as session:
+        found = await find_token(session, credentials.strip())
+    if found is None:
+        raise ApiError(401, "invalid or revoked token", headers=UNAUTHORIZED_HEADERS)
+    token, user = found
+    return Principal(user=user, service=None if user else token.name, token_id=token.id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+async def mark_token_used(session: AsyncSession, principal: Principal) -> None:
+    if principal.token_id is not None:
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=utcnow())
+        )
+
+
+async def repository_for(
+    session: AsyncSession,
+    principal: Principal,
+    repository_path: str,
+    need: Role,
+    *,
+    service_allowed: bool = False,
+) -> Repository:
+    """The repository named in the path, if the caller holds ``need`` on it.
+
+    Anonymous callers get a 401. Callers without the role get a 403 whether or not the
+    repository exists, so that private names do not leak; superusers get a 404 for a
+    repository that does not exist.
+    """
+    try:
+        split_repository(repository_path)
+    except InvalidName as exc:
+        raise ApiError(400, str(exc)) from None
+    repository = await find_repository(session, repository_path)
+    if principal.service is not None:
+        if not service_allowed:
+            raise ApiError(403, "service tokens may only post events; use a user's token here")
+        if repository is None:
+            raise ApiError(404, f"repository {repository_path} does not exist")
+        return repository
+    role = Role.NONE
+    if repository is not None:
+        role = await user_role(session, principal.user, repository)
+    if role >= need and repository is not None:
+        return repository
+    if principal.is_anonymous:
+        raise ApiError(401, "authentication required: send a bearer token", headers=UNAUTHORIZED_HEADERS)
+    if principal.user is not None and principal.user.is_superuser:
+        raise ApiError(404, f"repository {repository_path} does not exist")
+    raise ApiError(403, f"{need.name.lower()} permission on repository {repository_path} is required")

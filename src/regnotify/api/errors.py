@@ -1,0 +1,91 @@
+"""Errors in Quay's shape ``{status, error_type, title, detail, error_message, type}``, for every failure."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+ERROR_TYPES = {
+    400: "invalid_request",
+    401: "invalid_token",
+    403: "insufficient_scope",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """Raise from a route to answer with ``status`` and a message saying what to fix."""
+
+    def __init__(self, status: int, detail: str, *, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+
+def error_body(status: int, detail: str, base_url: str = "") -> dict[str, Any]:
+    error_type = ERROR_TYPES.get(status, "invalid_request" if status < 500 else "internal_error")
+    return {
+        "status": status,
+        "error_type": error_type,
+        "title": error_type,
+        "detail": detail,
+        "error_message": detail,
+        "type": f"{base_url}/api/v1/error/{error_type}",
+    }
+
+
+def error_response(
+    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    settings = getattr(request.app.state, "settings", None)
+    base_url = settings.base_url if settings is not None else ""
+    return JSONResponse(error_body(status, detail, base_url), status_code=status, headers=headers)
+
+
+def _describe_validation(exc: RequestValidationError) -> str:
+    messages = []
+    for error in exc.errors()[:5]:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        if error.get("type") == "json_invalid":
+            return "the request body is not valid JSON: send a JSON object"
+        where = ".".join(location)
+        message = str(error.get("msg", "invalid value"))
+        messages.append(f"{where}: {message}" if where else message)
+    return "; ".join(messages) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status, exc.detail, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, 400, _describe_validation(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such route: {request.method} {request.url.path}"
+        return error_response(request, exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, "internal error; the server log has the details")

@@ -1,0 +1,150 @@
+"""Quay's repository notification API: create, list, view, delete, reset failures, test."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from regnotify.accounts import Role
+from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
+from regnotify.api.context import Services, services
+from regnotify.api.errors import ApiError
+from regnotify.events import get_event_kind
+from regnotify.ingest import record_event, repository_ref
+from regnotify.notifications import (
+    NotificationError,
+    create_notification,
+    find_notification,
+    list_notifications,
+    notification_view,
+    reset_failures,
+)
+
+router = APIRouter(tags=["notifications"])
+ServicesDep = Annotated[Services, Depends(services)]
+BASE = "/repository/{repository:path}/notification"
+
+
+class NotificationCreate(BaseModel):
+    """Quay's create body. ``config`` and ``eventConfig`` are checked against the method and event."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: str = Field(description="Event kind, e.g. repo_push", max_length=64)
+    method: str = Field(description="Method, e.g. webhook", max_length=64)
+    config: dict[str, Any] = Field(description="The method's configuration")
+    eventConfig: dict[str, Any] = Field(default_factory=dict, description="The event's filter")
+    title: str | None = Field(default=None, max_length=255)
+
+
+class NotificationView(BaseModel):
+    uuid: str
+    title: str | None
+    event: str
+    method: str
+    config: dict[str, Any]
+    event_config: dict[str, Any]
+    number_of_failures: int
+    enabled: bool
+    created: str
+
+
+class NotificationList(BaseModel):
+    notifications: list[NotificationView]
+
+
+class TestQueued(BaseModel):
+    delivery: dict[str, str] = Field(description="The queued test delivery: its id and state")
+
+
+@router.post(f"{BASE}/", status_code=201, response_model=NotificationView)
+@router.post(BASE, status_code=201, response_model=NotificationView, include_in_schema=False)
+async def create(
+    repository: str, body: NotificationCreate, principal: CurrentPrincipal, svc: ServicesDep
+) -> dict[str, Any]:
+    async with svc.db.write() as session:
+        repo = await repository_for(session, principal, repository, Role.ADMIN)
+        try:
+            notification = await create_notification(
+                session,
+                repo,
+                event=body.event,
+                method=body.method,
+                config=body.config,
+                event_config=body.eventConfig,
+                title=body.title,
+                settings=svc.settings,
+                box=svc.box,
+                resolver=svc.resolver,
+                created_by=principal.user,
+            )
+        except NotificationError as exc:
+            raise ApiError(400, str(exc)) from None
+        await mark_token_used(session, principal)
+        return notification_view(notification, svc.box)
+
+
+@router.get(f"{BASE}/", response_model=NotificationList)
+@router.get(BASE, response_model=NotificationList, include_in_schema=False)
+async def list_all(repository: str, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, Any]:
+    async with svc.db.read() as session:
+        repo = await repository_for(session, principal, repository, Role.ADMIN)
+        notifications = await list_notifications(session, repo)
+        return {"notifications": [notification_view(n, svc.box) for n in notifications]}
+
+
+async def _one(session: Any, principal: Any, repository: str, uuid: str) -> Any:
+    repo = await repository_for(session, principal, repository, Role.ADMIN)
+    notification = await find_notification(session, repo, uuid)
+    if notification is None:
+        raise ApiError(404, f"no notification {uuid} in repository {repository}")
+    return repo, notification
+
+
+@router.get(BASE + "/{uuid}", response_model=NotificationView)
+async def get_one(
+    repository: str, uuid: str, principal: CurrentPrincipal, svc: ServicesDep
+) -> dict[str, Any]:
+    async with svc.db.read() as session:
+        _, notification = await _one(session, principal, repository, uuid)
+        return notification_view(notification, svc.box)
+
+
+@router.delete(BASE + "/{uuid}", status_code=204)
+async def delete(repository: str, uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
+    async with svc.db.write() as session:
+        _, notification = await _one(session, principal, repository, uuid)
+        await session.delete(notification)
+        await mark_token_used(session, principal)
+    return Response(status_code=204)
+
+
+@router.post(BASE + "/{uuid}", status_code=204)
+async def reset(repository: str, uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
+    """Reset the failure count and enable the notification again (Quay's "Enable")."""
+    async with svc.db.write() as session:
+        _, notification = await _one(session, principal, repository, uuid)
+        reset_failures(notification)
+        await mark_token_used(session, principal)
+    return Response(status_code=204)
+
+
+@router.post(BASE + "/{uuid}/test", response_model=TestQueued)
+async def test(repository: str, uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, Any]:
+    """Queue the event's sample data for this notification alone, whatever its filter or state."""
+    async with svc.db.write() as session:
+        repo, notification = await _one(session, principal, repository, uuid)
+        kind = get_event_kind(notification.event)
+        recorded = await record_event(
+            session,
+            repo,
+            kind,
+            kind.sample_payload(repository_ref(repo, svc.settings)),
+            source=f"test:{principal.label}",
+            test_for=notification,
+        )
+        await mark_token_used(session, principal)
+        delivery, _ = recorded.deliveries[0]
+        return {"delivery": {"id": delivery.uuid, "state": delivery.state}}

@@ -1,0 +1,70 @@
+"""The FastAPI application: API routes, error handling, body limit, and the lifespan that opens storage."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from regnotify import __version__
+from regnotify.api import BodyLimitMiddleware, Services, install_error_handlers, router
+from regnotify.config import Settings
+from regnotify.crypto import secret_box
+from regnotify.db import Database, migrate, migration_is_current
+from regnotify.notifications import Resolver, system_resolver
+
+log = logging.getLogger(__name__)
+
+
+class NotMigrated(RuntimeError):
+    pass
+
+
+async def open_database(settings: Settings) -> Database:
+    """The database, migrated if it is the embedded default; PostgreSQL must be migrated on purpose."""
+    db = Database(settings.sqlalchemy_url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    if settings.is_embedded:
+        await migrate(db.engine)
+    elif not await migration_is_current(db.engine):
+        await db.dispose()
+        raise NotMigrated("the database schema is not current: run `regnotify migrate` first")
+    return db
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    resolver: Resolver = system_resolver,
+) -> FastAPI:
+    """The application. Pass ``database`` to share one already open (tests); else it opens its own."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or await open_database(settings)
+        app.state.services = Services(settings, db, secret_box(settings), resolver)
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.dispose()
+
+    app = FastAPI(
+        title="regnotify",
+        version=__version__,
+        description="Quay-style repository notifications for any container registry.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.include_router(router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

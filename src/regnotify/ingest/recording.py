@@ -1,0 +1,144 @@
+"""Storing an event and matching it to notifications: one transaction, so nothing is half-done.
+
+The event row and one delivery row (the outbox) per enabled notification of the repository
+whose event kind and filter match are written together. An ``external_id`` makes a re-post
+of the same source event return the first one instead of notifying twice.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regnotify.config import Settings
+from regnotify.db.models import Delivery, Event, Notification, Repository
+from regnotify.events import EventKind, RepositoryRef
+
+
+class EventConflict(ValueError):
+    """An event id was reused for a different event."""
+
+
+@dataclass
+class Recorded:
+    event: Event
+    deliveries: list[tuple[Delivery, Notification]]
+    duplicate: bool
+
+
+def repository_ref(repository: Repository, settings: Settings) -> RepositoryRef:
+    return RepositoryRef(
+        namespace=repository.namespace,
+        name=repository.name,
+        registry_host=settings.registry_host,
+        base_url=settings.base_url,
+        visibility=repository.visibility,
+    )
+
+
+async def _deliveries_of(session: AsyncSession, event: Event) -> list[tuple[Delivery, Notification]]:
+    rows = await session.execute(
+        select(Delivery, Notification)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Delivery.event_id == event.id)
+        .order_by(Delivery.id)
+    )
+    return [(delivery, notification) for delivery, notification in rows.tuples()]
+
+
+async def _existing(session: AsyncSession, repository: Repository, external_id: str) -> Event | None:
+    return await session.scalar(
+        select(Event).where(Event.repository_id == repository.id, Event.external_id == external_id)
+    )
+
+
+def _same(event: Event, kind: EventKind, payload: dict[str, Any]) -> bool:
+    return event.kind == kind.name and event.payload == payload
+
+
+async def _matching_notifications(
+    session: AsyncSession, repository: Repository, kind: EventKind, payload: dict[str, Any]
+) -> list[Notification]:
+    candidates = await session.scalars(
+        select(Notification)
+        .where(
+            Notification.repository_id == repository.id,
+            Notification.event == kind.name,
+            Notification.enabled.is_(True),
+        )
+        .order_by(Notification.id)
+    )
+    return [n for n in candidates if kind.matches(n.event_config, payload)]
+
+
+async def record_event(
+    session: AsyncSession,
+    repository: Repository,
+    kind: EventKind,
+    payload: dict[str, Any],
+    *,
+    source: str,
+    external_id: str | None = None,
+    test_for: Notification | None = None,
+) -> Recorded:
+    """Store ``payload`` as an event of ``kind`` and queue its deliveries, in the caller's transaction.
+
+    ``test_for`` records a test event (the test button): one delivery for that notification
+    alone, whatever its filter and state says.
+    """
+    if external_id is not None:
+        earlier = await _existing(session, repository, external_id)
+        if earlier is not None:
+            if not _same(earlier, kind, payload):
+                raise EventConflict(
+                    f"event id {external_id!r} was already used for a different event; "
+                    "use a new id for a new event"
+                )
+            return Recorded(earlier, await _deliveries_of(session, earlier), duplicate=True)
+
+    event = Event(
+        uuid=str(uuid.uuid4()),
+        repository_id=repository.id,
+        kind=kind.name,
+        payload=payload,
+        source=source,
+        external_id=external_id,
+        is_test=test_for is not None,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(event)
+            await session.flush()
+    except IntegrityError:
+        # Another writer stored the same external id between our check and our insert.
+        assert external_id is not None
+        earlier = await _existing(session, repository, external_id)
+        if earlier is None or not _same(earlier, kind, payload):
+            raise EventConflict(f"event id {external_id!r} was already used for a different event") from None
+        return Recorded(earlier, await _deliveries_of(session, earlier), duplicate=True)
+
+    targets = (
+        [test_for]
+        if test_for is not None
+        else await _matching_notifications(session, repository, kind, payload)
+    )
+    deliveries = [
+        (
+            Delivery(
+                uuid=str(uuid.uuid4()),
+                event_id=event.id,
+                notification_id=notification.id,
+                is_test=test_for is not None,
+            ),
+            notification,
+        )
+        for notification in targets
+    ]
+    session.add_all([delivery for delivery, _ in deliveries])
+    await session.flush()
+    return Recorded(event, deliveries, duplicate=False)
