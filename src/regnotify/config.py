@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     def _strip_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
 
+    @field_validator("outbound_allowed_networks")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        from regnotify.delivery.addresses import parse_allowed_networks
+
+        parse_allowed_networks(value)  # a bad entry stops start-up with the entry named
+        return value
+
     @cached_property
     def base_url(self) -> str:
         """The public base URL without a trailing slash."""

@@ -1,0 +1,52 @@
+"""The HipChat method (a dead service, kept for Quay compatibility): a room and a notification token."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from regnotify.methods.base import (
+    MethodConfigError,
+    NotificationMethod,
+    ValidationContext,
+    check_token,
+    type_name,
+)
+
+MAX_ROOM_LENGTH = 100
+
+
+def normalize_room(value: object) -> str:
+    """A room id as a string of digits, or a room name; the sender percent-encodes it."""
+    if value is None or value == "":
+        raise MethodConfigError("Missing room_id: the hipchat method needs a room id or name")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise MethodConfigError(f"room_id must be a number or a string, not {type_name(value)}")
+    if isinstance(value, int):
+        if value < 0:
+            raise MethodConfigError("room_id must not be negative")
+        room = str(value)
+    else:
+        if len(value) > 4 * MAX_ROOM_LENGTH:
+            raise MethodConfigError(f"room_id is too long: at most {MAX_ROOM_LENGTH} characters")
+        room = value.strip()
+    if not room:
+        raise MethodConfigError("Missing room_id: the hipchat method needs a room id or name")
+    if len(room) > MAX_ROOM_LENGTH:
+        raise MethodConfigError(f"room_id is too long: at most {MAX_ROOM_LENGTH} characters")
+    if any(ch < " " or ch == "\x7f" or not ch.isprintable() for ch in room):
+        raise MethodConfigError("room_id must not contain control characters")
+    return room
+
+
+class HipChatMethod(NotificationMethod):
+    """HipChat room notification."""
+
+    name: ClassVar[str] = "hipchat"
+    title: ClassVar[str] = "HipChat Room Notification"
+    allowed_keys: ClassVar[tuple[str, ...]] = ("notification_token", "room_id")
+    secret_fields: ClassVar[tuple[str, ...]] = ("notification_token",)
+
+    async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
+        token = check_token(config.get("notification_token"), "notification_token", self.name)
+        room = normalize_room(config.get("room_id"))
+        return {"notification_token": token, "room_id": room}

@@ -1,0 +1,110 @@
+"""The webhook method: POST to a URL, optionally a JSON template, optionally signed.
+
+Config: ``url`` (required), ``template`` (optional JSON text rendered against the event payload),
+``secret`` (optional Standard Webhooks signing secret ``whsec_<base64>``; pass ``true`` or
+``"generate"`` to have one made). The URL is a secret too, since it often carries tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+from typing import Any, ClassVar
+
+from regnotify.methods.base import MASK, MethodConfigError, NotificationMethod, ValidationContext, type_name
+from regnotify.methods.template import TemplateError, render_template
+from regnotify.methods.urls import ensure_public, mask_url, parse_http_url
+
+SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+GENERATED_SECRET_BYTES = 32
+MIN_SECRET_BYTES = 24
+MAX_SECRET_BYTES = 64
+MASKED_SECRET = SECRET_PREFIX + MASK
+
+
+def generate_secret() -> str:
+    """A new Standard Webhooks signing secret: ``whsec_`` and 32 random bytes in base64."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(GENERATED_SECRET_BYTES)).decode("ascii")
+
+
+def secret_bytes(secret: str) -> bytes:
+    """The key bytes of a ``whsec_`` secret (for signing); ValueError when it is malformed."""
+    if not secret.startswith(SECRET_PREFIX):
+        raise ValueError("signing secret must start with whsec_")
+    try:
+        key = base64.b64decode(secret[len(SECRET_PREFIX) :], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("signing secret is not valid base64 after whsec_") from exc
+    if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
+        raise ValueError(f"signing secret must hold {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes")
+    return key
+
+
+def _check_secret(value: object) -> str | None:
+    if value is None or value is False or value == "":
+        return None
+    if value is True or value == "generate":
+        return generate_secret()
+    hint = (
+        'set secret to true or "generate" to create a signing secret, or give a Standard Webhooks '
+        f"secret whsec_<base64 of {MIN_SECRET_BYTES}-{MAX_SECRET_BYTES} bytes>"
+    )
+    if not isinstance(value, str):
+        raise MethodConfigError(f"secret must be a string or true, not {type_name(value)}; {hint}")
+    secret = value.strip()
+    if len(secret) > 200:
+        raise MethodConfigError(f"secret is too long; {hint}")
+    try:
+        secret_bytes(secret)
+    except ValueError as exc:
+        raise MethodConfigError(f"{exc}; {hint}") from exc
+    return secret
+
+
+def _check_template(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):  # a parsed JSON document: store its text, as Quay does
+        try:
+            render_template(value, {})
+        except TemplateError as exc:
+            raise MethodConfigError(f"webhook template is invalid: {exc}") from exc
+        return json.dumps(value)
+    if not isinstance(value, str):
+        raise MethodConfigError(f"template must be JSON text, not {type_name(value)}")
+    if not value.strip():
+        return None
+    try:
+        render_template(value, {})  # Quay's check: apply it to an empty payload
+    except TemplateError as exc:
+        raise MethodConfigError(f"webhook template is invalid: {exc}") from exc
+    return value
+
+
+class WebhookMethod(NotificationMethod):
+    """HTTP POST of the event (or the rendered template) to any public URL."""
+
+    name: ClassVar[str] = "webhook"
+    title: ClassVar[str] = "Webhook POST"
+    allowed_keys: ClassVar[tuple[str, ...]] = ("url", "template", "secret")
+    secret_fields: ClassVar[tuple[str, ...]] = ("url", "secret")
+
+    async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
+        url = parse_http_url(config.get("url"), "webhook")
+        template = _check_template(config.get("template"))
+        secret = _check_secret(config.get("secret"))
+        await ensure_public(url, ctx, "webhook")
+        result: dict[str, Any] = {"url": url.url}
+        if template is not None:
+            result["template"] = template
+        if secret is not None:
+            result["secret"] = secret
+        return result
+
+    def mask_value(self, key: str, value: object) -> str:
+        return MASKED_SECRET if key == "secret" else mask_url(value)
+
+    def mask_sealed(self, key: str) -> str:
+        return MASKED_SECRET if key == "secret" else MASK
