@@ -77,6 +77,14 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+
+    async def storage_ready() -> None:
+        await (await open_database(settings)).dispose()
+
+    try:
+        asyncio.run(storage_ready())  # migrates the embedded default; refuses an old PostgreSQL schema
+    except NotMigrated as exc:
+        fail(str(exc))
     storage = "SQLite at " + str(settings.data_dir) if settings.is_embedded else "PostgreSQL"
     typer.echo(
         f"regnotify on {settings.base_url} (storage: {storage})\n"
@@ -256,3 +264,7 @@ def token_revoke(token_id: int) -> None:
     if not in_transaction(work):
         fail(f"no live token {token_id}")
     typer.echo(f"revoked token {token_id}")
+
+
+if __name__ == "__main__":
+    app()

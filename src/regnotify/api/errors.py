@@ -8,6 +8,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,20 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such route: {request.method} {request.url.path}"
         return error_response(request, exc.status_code, detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(request, 409, "the request conflicts with a concurrent change; retry it")
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    @app.exception_handler(SQLAlchemyTimeoutError)
+    async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            request, 503, "the database is unavailable; retry shortly", {"Retry-After": "5"}
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

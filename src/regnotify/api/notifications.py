@@ -13,6 +13,7 @@ from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
+from regnotify.methods import get_method
 from regnotify.notifications import (
     NotificationError,
     create_notification,
@@ -51,6 +52,13 @@ class NotificationView(BaseModel):
     created: str
 
 
+class NotificationCreated(NotificationView):
+    signing_secret: str | None = Field(
+        default=None,
+        description="The webhook signing secret, shown in full this once; later views mask it",
+    )
+
+
 class NotificationList(BaseModel):
     notifications: list[NotificationView]
 
@@ -59,8 +67,8 @@ class TestQueued(BaseModel):
     delivery: dict[str, str] = Field(description="The queued test delivery: its id and state")
 
 
-@router.post(f"{BASE}/", status_code=201, response_model=NotificationView)
-@router.post(BASE, status_code=201, response_model=NotificationView, include_in_schema=False)
+@router.post(f"{BASE}/", status_code=201, response_model=NotificationCreated)
+@router.post(BASE, status_code=201, response_model=NotificationCreated, include_in_schema=False)
 async def create(
     repository: str, body: NotificationCreate, principal: CurrentPrincipal, svc: ServicesDep
 ) -> dict[str, Any]:
@@ -83,7 +91,9 @@ async def create(
         except NotificationError as exc:
             raise ApiError(400, str(exc)) from None
         await mark_token_used(session, principal)
-        return notification_view(notification, svc.box)
+        view = notification_view(notification, svc.box)
+        secret = get_method(notification.method).unseal(notification.config, svc.box).get("secret")
+        return {**view, "signing_secret": secret if isinstance(secret, str) else None}
 
 
 @router.get(f"{BASE}/", response_model=NotificationList)

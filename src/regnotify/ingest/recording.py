@@ -48,7 +48,7 @@ async def _deliveries_of(session: AsyncSession, event: Event) -> list[tuple[Deli
         .where(Delivery.event_id == event.id)
         .order_by(Delivery.id)
     )
-    return [(delivery, notification) for delivery, notification in rows.tuples()]
+    return [(delivery, notification) for delivery, notification in rows.all()]
 
 
 async def _existing(session: AsyncSession, repository: Repository, external_id: str) -> Event | None:

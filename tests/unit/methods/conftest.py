@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from method_fakes import FakeContext, MakeContext
 
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox
+
+from .method_fakes import FakeContext, MakeContext
 
 
 @pytest.fixture

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from method_fakes import FakeContext, MakeContext
 
 from regnotify.methods import METHODS, MethodConfigError
+
+from .method_fakes import FakeContext, MakeContext
 
 GOOD: list[tuple[str, str]] = [
     ("slack", "https://hooks.slack.com/services/T000/B000/XXXX"),

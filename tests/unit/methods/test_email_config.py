@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from method_fakes import FakeContext
 
 from regnotify.methods import METHODS, MethodConfigError
+
+from .method_fakes import FakeContext
 
 METHOD = METHODS["email"]
 

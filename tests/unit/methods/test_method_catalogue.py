@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from method_fakes import FakeContext
 
 from regnotify.crypto import SecretBox, is_sealed
 from regnotify.methods import (
@@ -17,6 +16,8 @@ from regnotify.methods import (
     UnknownMethodError,
     get_method,
 )
+
+from .method_fakes import FakeContext
 
 ORDER = ["quay_notification", "email", "webhook", "slack", "hipchat", "flowdock", "msteams", "discord"]
 

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from method_fakes import FakeContext, MakeContext
 
 from regnotify.methods import METHODS, MethodConfigError
 from regnotify.methods.webhook import generate_secret, secret_bytes
+
+from .method_fakes import FakeContext, MakeContext
 
 METHOD = METHODS["webhook"]
 

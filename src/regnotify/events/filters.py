@@ -1,0 +1,187 @@
+"""Event-config filters: the keys a notification's eventConfig may hold, as Quay's plus ``tag-patterns``.
+
+- ``ref-regex`` (build events): fire only for builds whose git ref ``re.match``-es the regex.
+- ``level`` (vulnerability_found): fire only for vulnerabilities at least this severe.
+- ``days`` (repo_image_expiry, required): fire for tags expiring within this many days.
+- ``tag-patterns`` (repo_push, vulnerability_found): fire only when a tag matches one of these globs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from regnotify.events.base import EventConfigError, EventFilter
+from regnotify.events.priorities import PRIORITIES, priority_index
+from regnotify.events.reading import field, strings
+
+MAX_REGEX_LENGTH = 512
+MAX_PATTERNS = 50
+MAX_PATTERN_LENGTH = 255
+MIN_DAYS, MAX_DAYS = 1, 365
+
+_EXPIRING_IN = re.compile(r"\s*([0-9]{1,6})\s+days?\s*", re.IGNORECASE)
+_SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
+
+
+def type_name(value: object) -> str:
+    """The JSON name of ``value``'s type, for error messages."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number" if isinstance(value, int | float) else type(value).__name__)
+
+
+class RefRegexFilter(EventFilter):
+    """``ref-regex``: blank fires always; otherwise trigger_metadata.ref must exist and match."""
+
+    key: ClassVar[str] = "ref-regex"
+
+    def normalize(self, value: object, event: str) -> str | None:
+        if not isinstance(value, str):
+            raise EventConfigError(
+                f"ref-regex must be a string (a regular expression matched against the git ref, "
+                f"e.g. ^refs/heads/main$), not {type_name(value)}"
+            )
+        if not value.strip():
+            return None
+        if len(value) > MAX_REGEX_LENGTH:
+            raise EventConfigError(f"ref-regex is too long: at most {MAX_REGEX_LENGTH} characters")
+        try:
+            re.compile(value)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise EventConfigError(f"ref-regex is not a valid regular expression: {exc}") from None
+        return value
+
+    def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
+        if not isinstance(value, str):
+            return False
+        if not value.strip():
+            return True
+        ref = field(payload, "trigger_metadata", "ref")
+        if not isinstance(ref, str):
+            return False
+        try:
+            return re.match(value, ref) is not None
+        except (re.error, RecursionError, OverflowError):
+            return False
+
+
+def level_index(value: object) -> int | None:
+    """A level as its priority index 0..5 from an int, a numeric string or a priority name; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < len(PRIORITIES) else None
+    if isinstance(value, str):
+        stripped = value.strip()
+        if _SMALL_NUMBER.fullmatch(stripped):
+            return level_index(int(stripped))
+        return priority_index(stripped)
+    return None
+
+
+class VulnerabilityLevelFilter(EventFilter):
+    """``level``: fire for vulnerabilities whose priority index is at most this one (0 = Critical)."""
+
+    key: ClassVar[str] = "level"
+
+    def normalize(self, value: object, event: str) -> int:
+        index = level_index(value)
+        if index is None:
+            choices = ", ".join(f"{name} ({i})" for i, name in enumerate(PRIORITIES))
+            raise EventConfigError(
+                f"level must be a vulnerability priority name or its number: one of {choices}; "
+                f"notifications fire for vulnerabilities of that priority or more severe"
+            )
+        return index
+
+    def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
+        if payload.get("vulnerable_index_report_created"):
+            return True
+        threshold = level_index(value)
+        actual = priority_index(field(payload, "vulnerability", "priority"))
+        if threshold is None or actual is None:
+            return False
+        return actual <= threshold
+
+
+class TagPatternsFilter(EventFilter):
+    """``tag-patterns``: fire when any of the event's tags matches any glob (fnmatch, case-sensitive)."""
+
+    key: ClassVar[str] = "tag-patterns"
+
+    def __init__(self, tags_field: str) -> None:
+        self.tags_field = tags_field
+
+    def normalize(self, value: object, event: str) -> list[str] | None:
+        if not isinstance(value, list):
+            raise EventConfigError(
+                f'tag-patterns must be a list of tag globs such as ["v*", "latest"], not {type_name(value)}'
+            )
+        if not value:
+            return None
+        if len(value) > MAX_PATTERNS:
+            raise EventConfigError(
+                f"tag-patterns has {len(value)} patterns; at most {MAX_PATTERNS} are allowed"
+            )
+        patterns: list[str] = []
+        for position, pattern in enumerate(value):
+            if not isinstance(pattern, str) or not 1 <= len(pattern) <= MAX_PATTERN_LENGTH:
+                raise EventConfigError(
+                    f"tag-patterns[{position}] must be a glob string of 1 to {MAX_PATTERN_LENGTH} characters"
+                )
+            if pattern not in patterns:
+                patterns.append(pattern)
+        return patterns
+
+    def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
+        if not isinstance(value, list):
+            return False
+        if not value:
+            return True
+        patterns = [p for p in value if isinstance(p, str)]
+        tags = strings(payload, self.tags_field)
+        return any(fnmatch.fnmatchcase(tag, pattern) for tag in tags for pattern in patterns)
+
+
+def days_value(value: object) -> int | None:
+    """A day count from an int or a numeric string, when within 1..365; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and _SMALL_NUMBER.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, int) and MIN_DAYS <= value <= MAX_DAYS:
+        return value
+    return None
+
+
+def expiring_in_days(value: object) -> int | None:
+    """N from Quay's ``expiring_in`` form "N days" (or "N day"); None when it is not in that form."""
+    if not isinstance(value, str):
+        return None
+    found = _EXPIRING_IN.fullmatch(value)
+    return int(found.group(1)) if found else None
+
+
+class ExpiryDaysFilter(EventFilter):
+    """``days`` (required): fire for tags that expire within this many days."""
+
+    key: ClassVar[str] = "days"
+    required: ClassVar[bool] = True
+
+    def normalize(self, value: object, event: str) -> int:
+        days = days_value(value)
+        if days is None:
+            raise EventConfigError(f"days must be a whole number of days from {MIN_DAYS} to {MAX_DAYS}")
+        return days
+
+    def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
+        days = days_value(value)
+        expiring = expiring_in_days(payload.get("expiring_in"))
+        if days is None or expiring is None:
+            return False
+        return expiring <= days
+
+    def missing_message(self, event: str) -> str:
+        return f"days is required for {event}: how many days before a tag expires to notify"

@@ -1,0 +1,67 @@
+"""repo_push: one or more tags were pushed to the repository."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field
+
+from regnotify.events.base import EventKind, Level
+from regnotify.events.common import MAX_ITEMS, EventData, NonEmptyText, TagName
+from regnotify.events.filters import TagPatternsFilter
+from regnotify.events.reading import field, repository, strings, text
+from regnotify.events.rendering import render_html
+
+MAX_LISTED = 50
+
+HTML = """\
+{% from "macros.html" import link, tags %}
+<p>Repository {{ link(homepage, repository) }} was updated: {{ tag_names | length }} \
+tag{{ "s" if tag_names | length != 1 }} pushed: {{ tags(tag_names) }}.</p>
+"""
+
+
+class RepoPushData(EventData):
+    """The tags that now point at new manifests: tag name -> manifest digest."""
+
+    updated_tags: Annotated[dict[TagName, NonEmptyText], Field(min_length=1, max_length=MAX_ITEMS)]
+
+
+class RepoPush(EventKind):
+    name: ClassVar[str] = "repo_push"
+    title: ClassVar[str] = "Repository Push"
+    description: ClassVar[str] = "A successful push of one or more images was made to the repository"
+    model = RepoPushData
+    filters = (TagPatternsFilter("updated_tags"),)
+    sample_data: ClassVar[dict[str, Any]] = {
+        "updated_tags": {"latest": "b750fe79269d2ec9a3c593ef05b4332b1d1a02a62b4accb2c21d589ff2f5f2dc"}
+    }
+
+    def level(self, payload: Mapping[str, Any]) -> Level:
+        return "primary"
+
+    def _summary(self, payload: Mapping[str, Any]) -> str:
+        return f"Repository {repository(payload)} updated"
+
+    def html_message(self, payload: Mapping[str, Any]) -> str:
+        return render_html(
+            HTML,
+            homepage=text(payload, "homepage"),
+            repository=repository(payload),
+            tag_names=strings(payload, "updated_tags"),
+        )
+
+    def text_message(self, payload: Mapping[str, Any]) -> str:
+        lines = [f"Repository {repository(payload)} was updated.", "Tags pushed:"]
+        updated = field(payload, "updated_tags")
+        tags = strings(payload, "updated_tags")
+        for tag in tags[:MAX_LISTED]:
+            digest = text(updated, tag)
+            lines.append(f"  {tag}: {digest}" if digest else f"  {tag}")
+        if len(tags) > MAX_LISTED:
+            lines.append(f"  (and {len(tags) - MAX_LISTED} more)")
+        homepage = text(payload, "homepage")
+        if homepage:
+            lines.append(f"Repository: {homepage}")
+        return "\n".join(lines)

@@ -1,0 +1,103 @@
+"""Every route against every kind of caller: who gets through, and what the others get."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from regnotify.db import Database
+
+from .conftest import PRINCIPALS, World
+
+REPO = "/api/v1/repository/acme/app"
+ADMINS = {"admin", "org_admin", "superuser"}
+WRITERS = ADMINS | {"writer"}
+READERS = WRITERS | {"reader"}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    allowed: frozenset[str]
+    success: int
+    body: dict | None = None  # type: ignore[type-arg]
+
+
+ROUTES = [
+    Route(
+        "POST",
+        f"{REPO}/notification/",
+        frozenset(ADMINS),
+        201,
+        {"event": "repo_push", "method": "email", "config": {"email": "a@example.com"}, "eventConfig": {}},
+    ),
+    Route("GET", f"{REPO}/notification/", frozenset(ADMINS), 200),
+    Route("GET", f"{REPO}/notification/{{uuid}}", frozenset(ADMINS), 200),
+    Route("POST", f"{REPO}/notification/{{uuid}}", frozenset(ADMINS), 204),
+    Route("POST", f"{REPO}/notification/{{uuid}}/test", frozenset(ADMINS), 200),
+    Route("DELETE", f"{REPO}/notification/{{uuid}}", frozenset(ADMINS), 204),
+    Route(
+        "POST",
+        f"{REPO}/events",
+        frozenset(WRITERS | {"service"}),
+        201,
+        {"kind": "repo_push", "data": {"updated_tags": {"latest": "sha256:" + "a" * 64}}},
+    ),
+    Route("GET", f"{REPO}/events", frozenset(READERS), 200),
+]
+
+
+def expected_status(route: Route, who: str) -> int:
+    if who in route.allowed:
+        return route.success
+    if who in ("anonymous", "revoked"):
+        return 401
+    return 403
+
+
+@pytest.mark.parametrize("who", PRINCIPALS)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path.removeprefix(REPO)}")
+async def test_permission_matrix(
+    client: httpx.AsyncClient, world: World, database: Database, route: Route, who: str
+) -> None:
+    created = await client.post(
+        f"{REPO}/notification/",
+        json={
+            "event": "repo_push",
+            "method": "email",
+            "config": {"email": "a@example.com"},
+            "eventConfig": {},
+        },
+        headers=world.headers("superuser"),
+    )
+    assert created.status_code == 201, created.text
+    path = route.path.replace("{uuid}", created.json()["uuid"])
+    response = await client.request(route.method, path, json=route.body, headers=world.headers(who))
+    assert response.status_code == expected_status(route, who), (who, route, response.text)
+    if response.status_code >= 400:
+        assert response.json()["status"] == response.status_code
+        assert response.json()["error_message"]
+
+
+@pytest.mark.parametrize("who", ["noaccess", "reader", "admin", "other_admin"])
+async def test_missing_repository_is_indistinguishable_from_a_forbidden_one(
+    client: httpx.AsyncClient, world: World, who: str
+) -> None:
+    missing = await client.get("/api/v1/repository/acme/ghost/notification/", headers=world.headers(who))
+    forbidden = await client.get("/api/v1/repository/acme/other/notification/", headers=world.headers(who))
+    if who == "other_admin":
+        assert forbidden.status_code == 200
+    else:
+        assert forbidden.status_code == 403
+        assert missing.status_code == 403
+    assert missing.status_code == 403
+
+
+async def test_superuser_gets_404_for_a_missing_repository(client: httpx.AsyncClient, world: World) -> None:
+    response = await client.get(
+        "/api/v1/repository/acme/ghost/notification/", headers=world.headers("superuser")
+    )
+    assert response.status_code == 404
