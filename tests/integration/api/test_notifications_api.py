@@ -405,3 +405,20 @@ async def test_webhook_signing_secret_is_generated_and_masked(
     assert (
         response.json()["signing_secret"] not in (await client.get(BASE, headers=world.headers("admin"))).text
     )
+
+
+async def test_delete_removes_the_notifications_queued_deliveries(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    body = {
+        "event": "repo_push",
+        "method": "email",
+        "config": {"email": "ops@example.com"},
+        "eventConfig": {},
+    }
+    uuid = (await create(client, world, body)).json()["uuid"]
+    assert (await client.post(BASE + uuid + "/test", headers=world.headers("admin"))).status_code == 200
+    assert (await client.delete(BASE + uuid, headers=world.headers("admin"))).status_code == 204
+    async with database.read() as session:
+        assert (await session.scalars(select(Delivery))).all() == []
+        assert len((await session.scalars(select(Event))).all()) == 1  # the event itself stays
