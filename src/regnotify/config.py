@@ -60,6 +60,43 @@ class Settings(BaseSettings):
         description="Address ranges outbound requests may reach although they are internal "
         '(loopback, private, link-local...), e.g. ["10.20.0.0/16"]. JSON list in the environment.',
     )
+    # -- delivery (the worker) ----------------------------------------------------------------
+    retry_schedule: list[float] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        description="Seconds to wait before each retry after the first try (JSON list); "
+        "jitter of up to 20% is added.",
+    )
+    retry_after_cap: float = Field(
+        default=3600, gt=0, description="Longest Retry-After (seconds) a receiver may ask for."
+    )
+    failure_threshold: int = Field(
+        default=10, ge=1, description="Consecutive failed attempts that disable a notification."
+    )
+    lease_seconds: float = Field(
+        default=60, gt=0, description="How long a worker holds a claimed delivery before others may take it."
+    )
+    worker_concurrency: int = Field(default=32, ge=1, le=1024, description="Sends in flight per worker.")
+    per_host_concurrency: int = Field(default=8, ge=1, description="Sends in flight per destination host.")
+    poll_interval: float = Field(default=0.5, gt=0, description="Seconds between polls when idle.")
+    http_connect_timeout: float = Field(default=5, gt=0)
+    http_total_timeout: float = Field(default=15, gt=0)
+    webhook_client_cert: Path | None = Field(
+        default=None, description="PEM client certificate presented on https webhooks (mTLS)."
+    )
+    webhook_client_key: Path | None = Field(default=None, description="Its private key (PEM).")
+    webhook_ca_bundle: Path | None = Field(
+        default=None, description="Extra CA certificates (PEM) trusted for https receivers."
+    )
+    hipchat_base_url: str = Field(default="https://api.hipchat.com")
+    flowdock_base_url: str = Field(default="https://api.flowdock.com")
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server. Unset: mails go to DATA_DIR/maildir."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: str = Field(default="starttls", pattern="^(plain|starttls|tls)$")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = Field(default="regnotify <regnotify@localhost>")
     log_level: str = Field(default="INFO")
 
     @field_validator("public_base_url")

@@ -1,0 +1,84 @@
+"""The sending contract: what a method's ``send`` is given (Outgoing, Senders) and returns (SendResult).
+
+The worker builds one ``Outgoing`` per attempt from a delivery row and its event, opens the
+notification's config, and calls ``method.send(config, outgoing, senders)``. A method never
+touches the queue: it reports what happened and the worker decides about retries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from regnotify.config import Settings
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One attempt to deliver one event for one notification."""
+
+    delivery_id: str  # stable across retries and redeliveries (the Standard Webhooks ``webhook-id``)
+    attempt: int  # 1 for the first try
+    event: str  # event kind, e.g. "repo_push"
+    payload: dict[str, Any]  # the event payload exactly as stored (Quay's shape)
+    summary: str
+    level: str  # info | warning | error | primary | success
+    html: str  # escaped HTML message
+    text: str  # plain-text message
+    repository: str  # "ns/name"
+    namespace: str
+    notification_uuid: str
+    notification_title: str | None
+    is_test: bool = False
+
+
+@dataclass
+class SendResult:
+    """What one attempt came to. ``ok`` is the only thing that counts as success."""
+
+    ok: bool
+    status_code: int | None = None
+    response_excerpt: str | None = None  # first 4 KiB of the response body, decoded leniently
+    error: str | None = None  # why it failed, for the attempt log; never contains a secret
+    retry_after: float | None = None  # seconds the receiver asked us to wait (429/503 Retry-After)
+    gone: bool = False  # the receiver said 410 Gone: disable the notification now
+    permanent: bool = False  # retrying cannot help (e.g. the address is no longer authorized)
+    request: dict[str, Any] = field(default_factory=dict)  # method, url (masked), headers, body excerpt
+    duration_ms: float = 0.0
+
+
+class HttpResponse(Protocol):
+    status: int
+    headers: Any
+    body_excerpt: str
+    duration_ms: float
+
+
+class HttpClient(Protocol):
+    """Outbound HTTP with the SSRF guard at connect time, no redirects, timeouts and pooling."""
+
+    async def post(
+        self, url: str, *, body: bytes, headers: dict[str, str], client_cert: bool = False
+    ) -> HttpResponse: ...
+
+
+class MailClient(Protocol):
+    async def send(self, *, to: str, subject: str, text: str, html: str, headers: dict[str, str]) -> str:
+        """Send one message; returns a short description of where it went (for the attempt log)."""
+        ...
+
+
+class InboxWriter(Protocol):
+    async def notify(self, *, target_kind: str, target_name: str, outgoing: Outgoing) -> int:
+        """Write in-app notices for a user, a team's readers or an org's admins; returns how many."""
+        ...
+
+
+class Senders(Protocol):
+    """Everything sending may use, built once per worker process."""
+
+    settings: Settings
+    http: HttpClient
+    mail: MailClient
+    inbox: InboxWriter
