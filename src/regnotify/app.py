@@ -13,6 +13,7 @@ from regnotify.api import BodyLimitMiddleware, Services, install_error_handlers,
 from regnotify.config import Settings
 from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
+from regnotify.delivery.running import background_worker
 from regnotify.notifications import Resolver, system_resolver
 
 log = logging.getLogger(__name__)
@@ -38,16 +39,25 @@ def create_app(
     *,
     database: Database | None = None,
     resolver: Resolver = system_resolver,
+    worker: bool = False,
 ) -> FastAPI:
-    """The application. Pass ``database`` to share one already open (tests); else it opens its own."""
+    """The application. Pass ``database`` to share one already open (tests); else it opens its own.
+
+    ``worker=True`` (``serve``) runs a delivery worker in the same process for its lifetime.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or await open_database(settings)
-        app.state.services = Services(settings, db, secret_box(settings), resolver)
+        box = secret_box(settings)
+        app.state.services = Services(settings, db, box, resolver)
         try:
-            yield
+            if worker:
+                async with background_worker(db, settings, box, resolver):
+                    yield
+            else:
+                yield
         finally:
             if database is None:
                 await db.dispose()

@@ -70,7 +70,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (REGNOTIFY_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (REGNOTIFY_PORT)")] = None,
 ) -> None:
-    """Run the API (and, from the delivery issue on, the worker) on one port."""
+    """Run the API and one delivery worker on one port."""
     import uvicorn
 
     from regnotify.app import create_app
@@ -92,7 +92,33 @@ def serve(
         f"  events API for a registry or CI job: "
         f"POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"
     )
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings, worker=True), host=settings.host, port=settings.port, log_level="info")
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Sends in flight at once (REGNOTIFY_WORKER_CONCURRENCY)")
+    ] = None,
+) -> None:
+    """Run a delivery worker until SIGTERM; run as many as you like beside the API processes."""
+    from regnotify.crypto import secret_box
+    from regnotify.delivery.running import run_until_signalled
+
+    overrides = {"worker_concurrency": concurrency} if concurrency else {}
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+
+    async def run() -> None:
+        db = await open_database(settings)
+        try:
+            await run_until_signalled(db, settings, secret_box(settings))
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except NotMigrated as exc:
+        fail(str(exc))
 
 
 @app.command()

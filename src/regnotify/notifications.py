@@ -9,13 +9,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role, find_team, find_user, team_role, user_role
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox
-from regnotify.db.models import Notification, Organization, Repository, User
+from regnotify.db.models import Delivery, Notification, Organization, Repository, User
+from regnotify.db.types import utcnow
 from regnotify.events import EventError, get_event_kind
 from regnotify.methods import MethodConfigError, get_method
 
@@ -140,11 +141,19 @@ async def find_notification(
     )
 
 
-def reset_failures(notification: Notification) -> None:
-    """Quay's reset call: clear the failure count and enable the notification again."""
+async def reset_failures(session: AsyncSession, notification: Notification) -> None:
+    """Quay's reset call: clear the failure count and enable the notification again.
+
+    Deliveries held while it was disabled become due at once.
+    """
     notification.number_of_failures = 0
     notification.enabled = True
     notification.disabled_at = None
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.notification_id == notification.id, Delivery.state == "pending")
+        .values(next_attempt_at=utcnow())
+    )
 
 
 def notification_view(notification: Notification, box: SecretBox) -> dict[str, Any]:

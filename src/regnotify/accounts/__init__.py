@@ -15,7 +15,14 @@ from regnotify.accounts.directory import (
 from regnotify.accounts.errors import AccountError, AlreadyExists, InvalidName, NotFound
 from regnotify.accounts.names import split_repository
 from regnotify.accounts.passwords import hash_password, verify_password
-from regnotify.accounts.permissions import Role, is_organization_admin, team_role, user_role
+from regnotify.accounts.permissions import (
+    Role,
+    is_organization_admin,
+    organization_admins,
+    repository_admins,
+    team_role,
+    user_role,
+)
 from regnotify.accounts.tokens import IssuedToken, find_token, issue_token, revoke_token
 
 __all__ = [
@@ -39,6 +46,8 @@ __all__ = [
     "hash_password",
     "is_organization_admin",
     "issue_token",
+    "organization_admins",
+    "repository_admins",
     "revoke_token",
     "split_repository",
     "team_role",

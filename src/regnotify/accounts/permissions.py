@@ -85,3 +85,49 @@ async def team_role(session: AsyncSession, team: Team, repository: Repository) -
         )
     )
     return max(floor, Role.parse(grant)) if grant else floor
+
+
+async def organization_admins(session: AsyncSession, organization_id: int) -> list[User]:
+    """Members of the organization's admin-role teams."""
+    rows = await session.scalars(
+        select(User)
+        .join(TeamMember, TeamMember.user_id == User.id)
+        .join(Team, Team.id == TeamMember.team_id)
+        .where(Team.organization_id == organization_id, Team.role == "admin")
+        .distinct()
+        .order_by(User.id)
+    )
+    return list(rows)
+
+
+async def repository_admins(session: AsyncSession, repository: Repository) -> list[User]:
+    """Everyone who administers ``repository`` by ownership, organization or grant (not superusers)."""
+    admins: dict[int, User] = {}
+    if repository.owner_id is not None:
+        owner = await session.get(User, repository.owner_id)
+        if owner is not None:
+            admins[owner.id] = owner
+    if repository.organization_id is not None:
+        for user in await organization_admins(session, repository.organization_id):
+            admins[user.id] = user
+    granted_teams = select(RepositoryPermission.team_id).where(
+        RepositoryPermission.repository_id == repository.id, RepositoryPermission.role == "admin"
+    )
+    granted = await session.scalars(
+        select(User)
+        .outerjoin(TeamMember, TeamMember.user_id == User.id)
+        .where(
+            or_(
+                User.id.in_(
+                    select(RepositoryPermission.user_id).where(
+                        RepositoryPermission.repository_id == repository.id,
+                        RepositoryPermission.role == "admin",
+                    )
+                ),
+                TeamMember.team_id.in_(granted_teams),
+            )
+        )
+    )
+    for user in granted:
+        admins[user.id] = user
+    return [admins[key] for key in sorted(admins)]

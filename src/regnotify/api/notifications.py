@@ -136,7 +136,7 @@ async def reset(repository: str, uuid: str, principal: CurrentPrincipal, svc: Se
     """Reset the failure count and enable the notification again (Quay's "Enable")."""
     async with svc.db.write() as session:
         _, notification = await _one(session, principal, repository, uuid)
-        reset_failures(notification)
+        await reset_failures(session, notification)
         await mark_token_used(session, principal)
     return Response(status_code=204)
 

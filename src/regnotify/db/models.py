@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -198,3 +199,45 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DeliveryAttempt(Base):
+    """One try of a delivery: when, how long, what happened. Kept for the delivery log."""
+
+    __tablename__ = "delivery_attempts"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('succeeded', 'failed')", name="outcome"),
+        UniqueConstraint("delivery_id", "number", name="uq_delivery_attempts_delivery_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    duration_ms: Mapped[float] = mapped_column(Float)
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_excerpt: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    worker: Mapped[str] = mapped_column(String(64))
+
+
+class InboxItem(Base):
+    """One in-app notice for one user (the bell). One per (delivery, user): retries never repeat it."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        UniqueConstraint("delivery_id", "user_id", name="uq_inbox_items_delivery_user"),
+        Index("ix_inbox_items_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    repository_id: Mapped[int | None] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(64))
+    item_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dismissed: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -6,6 +6,7 @@ repository's details to someone who could not see it (reference section 6, "Priv
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from regnotify.methods.base import (
@@ -16,6 +17,7 @@ from regnotify.methods.base import (
     has_control_or_space,
     type_name,
 )
+from regnotify.methods.sending import Outgoing, Senders, SendResult
 
 TARGET_KINDS = ("user", "team", "org")
 MAX_NAME_LENGTH = 255
@@ -98,3 +100,16 @@ class QuayNotificationMethod(NotificationMethod):
             )
         if not await ctx.namespace_is_organization():
             raise MethodConfigError(f"{ctx.namespace} is not an organization; use a user or team target")
+
+    async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
+        """Write in-app notices for the target (only to users who can read the repository)."""
+        target = config.get("target") or {}
+        kind, name = str(target.get("kind", "")), str(target.get("name", ""))
+        started = time.monotonic()
+        count = await senders.inbox.notify(target_kind=kind, target_name=name, outgoing=outgoing)
+        return SendResult(
+            ok=True,
+            response_excerpt=f"{count} in-app notice(s) for {kind} {name}",
+            request={"target": {"kind": kind, "name": name}},
+            duration_ms=(time.monotonic() - started) * 1000,
+        )

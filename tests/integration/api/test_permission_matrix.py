@@ -6,8 +6,10 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from regnotify.db import Database
+from regnotify.db.models import Delivery
 
 from .conftest import PRINCIPALS, World
 
@@ -15,6 +17,7 @@ REPO = "/api/v1/repository/acme/app"
 ADMINS = {"admin", "org_admin", "superuser"}
 WRITERS = ADMINS | {"writer"}
 READERS = WRITERS | {"reader"}
+USERS = READERS | {"noaccess", "other_admin"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,11 @@ ROUTES = [
         {"kind": "repo_push", "data": {"updated_tags": {"latest": "sha256:" + "a" * 64}}},
     ),
     Route("GET", f"{REPO}/events", frozenset(READERS), 200),
+    Route("GET", f"{REPO}/notification/{{uuid}}/deliveries", frozenset(ADMINS), 200),
+    Route("GET", f"{REPO}/notification/{{uuid}}/deliveries/{{delivery}}", frozenset(ADMINS), 200),
+    Route("POST", f"{REPO}/notification/{{uuid}}/deliveries/{{delivery}}/redeliver", frozenset(ADMINS), 202),
+    Route("GET", "/api/v1/user/notifications", frozenset(USERS), 200),
+    Route("PUT", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404, {"dismissed": True}),
 ]
 
 
@@ -55,6 +63,8 @@ def expected_status(route: Route, who: str) -> int:
         return route.success
     if who in ("anonymous", "revoked"):
         return 401
+    if who == "service" and route.path.startswith("/api/v1/user/"):
+        return 403
     return 403
 
 
@@ -74,7 +84,12 @@ async def test_permission_matrix(
         headers=world.headers("superuser"),
     )
     assert created.status_code == 201, created.text
-    path = route.path.replace("{uuid}", created.json()["uuid"])
+    uuid = created.json()["uuid"]
+    tested = await client.post(f"{REPO}/notification/{uuid}/test", headers=world.headers("superuser"))
+    delivery = tested.json()["delivery"]["id"]
+    async with database.write() as session:  # a finished delivery, so that it can be redelivered
+        await session.execute(update(Delivery).values(state="failed"))
+    path = route.path.replace("{uuid}", uuid).replace("{delivery}", delivery)
     response = await client.request(route.method, path, json=route.body, headers=world.headers(who))
     assert response.status_code == expected_status(route, who), (who, route, response.text)
     if response.status_code >= 400:

@@ -1,0 +1,95 @@
+"""The signed-in user's in-app notices (the bell), in Quay's shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import select
+
+from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal
+from regnotify.api.context import Services, services
+from regnotify.api.errors import ApiError
+from regnotify.db.models import InboxItem, Organization, Repository, User
+
+router = APIRouter(tags=["inbox"])
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+class DismissBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    dismissed: bool
+
+
+def _user(principal: Principal) -> User:
+    if principal.user is None:
+        if principal.service is not None:
+            raise ApiError(403, "service tokens have no in-app notices; use a user's token")
+        raise ApiError(401, "authentication required: send a bearer token", headers=UNAUTHORIZED_HEADERS)
+    return principal.user
+
+
+def item_view(item: InboxItem, organization: str | None) -> dict[str, Any]:
+    return {
+        "id": item.uuid,
+        "organization": organization,
+        "kind": item.kind,
+        "created": item.created_at.isoformat(),
+        "metadata": item.item_metadata,
+        "dismissed": item.dismissed,
+    }
+
+
+def _with_organization():  # type: ignore[no-untyped-def]
+    return (
+        select(InboxItem, Organization.name)
+        .outerjoin(Repository, Repository.id == InboxItem.repository_id)
+        .outerjoin(Organization, Organization.id == Repository.organization_id)
+    )
+
+
+@router.get("/user/notifications")
+async def list_notices(
+    principal: CurrentPrincipal,
+    svc: ServicesDep,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+    dismissed: bool = False,
+) -> dict[str, Any]:
+    """Your notices, newest first; dismissed ones only when asked for."""
+    user = _user(principal)
+    async with svc.db.read() as session:
+        query = _with_organization().where(InboxItem.user_id == user.id)
+        if not dismissed:
+            query = query.where(InboxItem.dismissed.is_(False))
+        rows = (
+            await session.execute(
+                query.order_by(InboxItem.created_at.desc(), InboxItem.id.desc())
+                .offset((page - 1) * limit)
+                .limit(limit + 1)
+            )
+        ).all()
+        return {
+            "notifications": [item_view(item, org) for item, org in rows[:limit]],
+            "additional": len(rows) > limit,
+        }
+
+
+@router.put("/user/notifications/{uuid}")
+async def dismiss(
+    uuid: str, body: DismissBody, principal: CurrentPrincipal, svc: ServicesDep
+) -> dict[str, Any]:
+    """Dismiss (or restore) one of your notices; each user dismisses their own."""
+    user = _user(principal)
+    async with svc.db.write() as session:
+        row = (
+            await session.execute(
+                _with_organization().where(InboxItem.uuid == uuid, InboxItem.user_id == user.id)
+            )
+        ).first()
+        if row is None:
+            raise ApiError(404, f"no notice {uuid} for you")
+        item, organization = row
+        item.dismissed = body.dismissed
+        return item_view(item, organization)

@@ -1,0 +1,107 @@
+"""The outbox queue: claim due deliveries on a lease, then finish them only while holding it.
+
+Semantics (at-least-once):
+- A delivery is *due* when it is pending, its ``next_attempt_at`` has come, nobody holds a live
+  lease on it, and its notification is enabled (test deliveries go out regardless). Pending
+  deliveries of a disabled notification are held, not dropped.
+- ``claim`` takes up to N due rows and writes a fresh lease token and expiry on them, in one
+  transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL lets workers claim disjoint rows;
+  SQLite's single writer lock (``BEGIN IMMEDIATE``) serialises claims.
+- ``finish`` records the attempt and moves the row on (succeeded, retry later, failed) only if the
+  row still carries the same token. A worker that died, or stalled past its lease, loses the
+  row to the next claimer; a late finish is dropped and logged, so a row is never finished twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regnotify.db import Database
+from regnotify.db.models import Delivery, Event, Notification, Repository
+from regnotify.db.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery this worker holds, with what sending it needs."""
+
+    delivery_id: int
+    delivery_uuid: str
+    lease_token: str
+    attempts: int  # tries made before this one
+    is_test: bool
+    event: Event
+    notification: Notification
+    repository: Repository
+
+
+def _due(now: datetime):  # type: ignore[no-untyped-def]
+    return and_(
+        Delivery.state == "pending",
+        Delivery.next_attempt_at <= now,
+        or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now),
+        or_(Notification.enabled.is_(True), Delivery.is_test.is_(True)),
+    )
+
+
+async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries, oldest due first."""
+    if limit <= 0:
+        return []
+    now = utcnow()
+    token = f"{worker}:{uuid.uuid4().hex[:12]}"
+    async with db.write() as session:
+        ids = list(
+            await session.scalars(
+                select(Delivery.id)
+                .join(Notification, Notification.id == Delivery.notification_id)
+                .where(_due(now))
+                .order_by(Delivery.next_attempt_at, Delivery.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=Delivery)
+            )
+        )
+        if not ids:
+            return []
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(lease_owner=token, lease_expires_at=now + timedelta(seconds=lease_seconds))
+        )
+        rows = await session.execute(
+            select(Delivery, Event, Notification, Repository)
+            .join(Event, Event.id == Delivery.event_id)
+            .join(Notification, Notification.id == Delivery.notification_id)
+            .join(Repository, Repository.id == Notification.repository_id)
+            .where(Delivery.id.in_(ids))
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+        )
+        return [Claimed(d.id, d.uuid, token, d.attempts, d.is_test, e, n, r) for d, e, n, r in rows.all()]
+
+
+async def hold_lease(session: AsyncSession, claimed: Claimed) -> Delivery | None:
+    """The delivery row, locked for this transaction, if ``claimed`` still holds its lease."""
+    return await session.scalar(
+        select(Delivery)
+        .where(Delivery.id == claimed.delivery_id, Delivery.lease_owner == claimed.lease_token)
+        .with_for_update()
+    )
+
+
+async def release(db: Database, claimed: list[Claimed]) -> None:
+    """Give leases back without an attempt (a stopping worker that did not start them)."""
+    async with db.write() as session:
+        for item in claimed:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == item.delivery_id, Delivery.lease_owner == item.lease_token)
+                .values(lease_owner=None, lease_expires_at=None)
+            )

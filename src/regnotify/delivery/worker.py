@@ -1,0 +1,183 @@
+"""The delivery worker: claim due deliveries, send many at once, record each outcome.
+
+One loop per process claims as many deliveries as it has free slots (``worker_concurrency``),
+starts a task per delivery, and polls again when idle (``poll_interval``). The HTTP client bounds
+sends per destination host. On stop (SIGTERM) it claims nothing more and waits for the sends in
+flight, which the HTTP timeouts bound; anything it could not finish comes back to another worker
+when its lease runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from datetime import datetime
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from regnotify.config import Settings
+from regnotify.crypto import SecretBox
+from regnotify.db import Database
+from regnotify.db.types import utcnow
+from regnotify.delivery.outcome import Finished, finish
+from regnotify.delivery.queue import Claimed, claim
+from regnotify.delivery.retry import RetryPolicy
+from regnotify.events import get_event_kind
+from regnotify.methods import get_method
+from regnotify.methods.sending import Outgoing, Senders, SendResult
+
+log = logging.getLogger(__name__)
+
+DATABASE_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_outgoing(claimed: Claimed) -> Outgoing:
+    kind = get_event_kind(claimed.event.kind)
+    payload = claimed.event.payload
+    return Outgoing(
+        delivery_id=claimed.delivery_uuid,
+        attempt=claimed.attempts + 1,
+        event=kind.name,
+        payload=payload,
+        summary=kind.summary(payload),
+        level=kind.level(payload),
+        html=kind.html_message(payload),
+        text=kind.text_message(payload),
+        repository=claimed.repository.full_name,
+        namespace=claimed.repository.namespace,
+        notification_uuid=claimed.notification.uuid,
+        notification_title=claimed.notification.title,
+        is_test=claimed.is_test,
+    )
+
+
+class Worker:
+    def __init__(
+        self, db: Database, settings: Settings, senders: Senders, box: SecretBox, *, name: str | None = None
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.senders = senders
+        self.box = box
+        self.name = name or worker_name()
+        self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
+        self.finished: list[Finished] = []  # recent outcomes, for tests and metrics; bounded
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, claimed: Claimed) -> SendResult:
+        """One attempt. Never raises: every problem becomes a failed SendResult."""
+        started = time.monotonic()
+        try:
+            method = get_method(claimed.notification.method)
+            try:
+                config = method.unseal(claimed.notification.config, self.box)
+            except ValueError:
+                return SendResult(
+                    ok=False,
+                    permanent=True,
+                    error="the notification's secrets do not open with the configured secret key",
+                )
+            return await method.send(config, build_outgoing(claimed), self.senders)
+        except Exception as exc:
+            log.exception("delivery %s: sending raised", claimed.delivery_uuid)
+            return SendResult(
+                ok=False,
+                error=f"internal error while sending: {type(exc).__name__}",
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+
+    async def process(self, claimed: Claimed) -> Finished | None:
+        started_at: datetime = utcnow()
+        result = await self.send(claimed)
+        for attempt in range(3):
+            try:
+                outcome = await finish(
+                    self.db,
+                    claimed,
+                    result,
+                    started_at=started_at,
+                    policy=self.policy,
+                    failure_threshold=self.settings.failure_threshold,
+                    worker=self.name,
+                )
+                break
+            except DATABASE_ERRORS:
+                log.warning(
+                    "delivery %s: could not record the attempt (try %d)", claimed.delivery_uuid, attempt + 1
+                )
+                await asyncio.sleep(1 + attempt)
+        else:
+            return None  # the lease runs out and the delivery is sent again: at-least-once
+        log.info(
+            "delivery %s attempt %d %s: %s%s",
+            claimed.delivery_uuid,
+            claimed.attempts + 1,
+            claimed.notification.method,
+            "ok" if result.ok else "failed",
+            f" status={result.status_code}" if result.status_code is not None else "",
+        )
+        if outcome is not None:
+            self.finished.append(outcome)
+            del self.finished[:-1000]
+        return outcome
+
+    def _start(self, claimed: Claimed) -> None:
+        task = asyncio.create_task(self.process(claimed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run_once(self) -> int:
+        """Claim what fits in the free slots and start sending it; returns how many were claimed."""
+        free = self.settings.worker_concurrency - len(self._tasks)
+        claimed = await claim(
+            self.db, limit=free, lease_seconds=self.settings.lease_seconds, worker=self.name
+        )
+        for item in claimed:
+            self._start(item)
+        return len(claimed)
+
+    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
+        waiters: list[asyncio.Future[object] | asyncio.Task[object]] = [asyncio.ensure_future(stop.wait())]
+        if len(self._tasks) >= self.settings.worker_concurrency:
+            waiters.extend(self._tasks)  # wake as soon as a slot frees up
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        waiters[0].cancel()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then let the sends in flight finish."""
+        log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
+        failures = 0
+        while not stop.is_set():
+            try:
+                free = self.settings.worker_concurrency - len(self._tasks)
+                got = await self.run_once() if free > 0 else 0
+                failures = 0
+            except DATABASE_ERRORS as exc:
+                failures += 1
+                log.warning("worker %s: database unavailable (%s); retrying", self.name, type(exc).__name__)
+                await self._pause(stop, min(30.0, 0.5 * 2**failures))
+                continue
+            if free > 0 and got == free:
+                await asyncio.sleep(0)  # more may be due: claim again at once
+                continue
+            await self._pause(stop, self.settings.poll_interval)
+        await self.drain()
+        log.info("worker %s stopped", self.name)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            timeout = self.settings.http_total_timeout + 10
+            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+            for task in pending:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

@@ -1,0 +1,290 @@
+"""The worker end to end on both databases: real HTTP receivers, retries, auto-disable, leases."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select, update
+
+from regnotify import accounts
+from regnotify.accounts import Role
+from regnotify.config import Settings
+from regnotify.crypto import SecretBox, secret_box
+from regnotify.db import Database
+from regnotify.db.models import Delivery, DeliveryAttempt, InboxItem, Notification, Repository, User
+from regnotify.db.types import utcnow
+from regnotify.delivery.outcome import finish
+from regnotify.delivery.queue import claim
+from regnotify.delivery.retry import RetryPolicy
+from regnotify.delivery.senders import WorkerSenders, build_senders
+from regnotify.delivery.worker import Worker
+from regnotify.events import get_event_kind
+from regnotify.ingest import record_event, repository_ref
+from regnotify.methods import get_method
+from regnotify.methods.sending import SendResult
+from regnotify.notifications import reset_failures
+
+DIGEST = "sha256:" + "e" * 64
+
+
+@dataclass
+class Receiver:
+    """A local HTTP receiver answering with the statuses queued in ``script`` (then 200)."""
+
+    url: str = ""
+    script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    state = Receiver()
+
+    async def handle(request: web.Request) -> web.Response:
+        state.received.append({"headers": dict(request.headers), "body": await request.json()})
+        status, headers = state.script.pop(0) if state.script else (200, {})
+        return web.Response(status=status, headers=headers, text="ok" if status < 300 else "nope")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.url = f"http://127.0.0.1:{port}/hook"
+    yield state
+    await runner.cleanup()
+
+
+@pytest.fixture
+def worker_settings(settings: Settings) -> Settings:
+    return settings.model_copy(
+        update={
+            "outbound_allowed_networks": ["127.0.0.1/32"],
+            "retry_schedule": [0.01, 0.01],
+            "failure_threshold": 3,
+            "poll_interval": 0.05,
+            "http_total_timeout": 5,
+        }
+    )
+
+
+@dataclass
+class Scene:
+    db: Database
+    settings: Settings
+    box: SecretBox
+    repository: Repository
+    reader: User
+    admin: User
+
+    async def notification(
+        self, method: str, config: dict[str, Any], event: str = "repo_push"
+    ) -> Notification:
+        async with self.db.write() as s:
+            notification = Notification(
+                uuid=f"n-{method}-{id(config)}",
+                repository_id=self.repository.id,
+                event=event,
+                method=method,
+                config=get_method(method).seal(config, self.box),
+                event_config={},
+            )
+            s.add(notification)
+        return notification
+
+    async def push(self, tag: str = "latest") -> None:
+        kind = get_event_kind("repo_push")
+        payload = kind.build_payload(
+            repository_ref(self.repository, self.settings), {"updated_tags": {tag: DIGEST}}
+        )
+        async with self.db.write() as s:
+            await record_event(s, self.repository, kind, payload, source="test")
+
+    async def rows(self, model: Any) -> list[Any]:
+        async with self.db.read() as s:
+            return list(await s.scalars(select(model).order_by(model.id)))
+
+
+@pytest.fixture
+async def scene(database: Database, worker_settings: Settings) -> Scene:
+    async with database.write() as s:
+        admin = await accounts.create_user(s, "admin")
+        reader = await accounts.create_user(s, "reader")
+        await accounts.create_organization(s, "acme", admins=[admin])
+        repo = await accounts.create_repository(s, "acme/app")
+        await accounts.grant(s, repo, Role.READ, user=reader)
+    return Scene(database, worker_settings, secret_box(worker_settings), repo, reader, admin)
+
+
+@pytest.fixture
+async def worker(scene: Scene) -> AsyncIterator[Worker]:
+    senders: WorkerSenders = build_senders(scene.settings, scene.db)
+    yield Worker(scene.db, scene.settings, senders, scene.box, name="test-worker")
+    await senders.close()
+
+
+async def work_off(worker: Worker, rounds: int = 20) -> None:
+    """Run claim rounds until nothing is due (retries are due after ~10 ms here)."""
+    for _ in range(rounds):
+        claimed = await worker.run_once()
+        await worker.drain()
+        if not claimed:
+            await asyncio.sleep(0.03)
+            if not await worker.run_once():
+                return
+            await worker.drain()
+
+
+async def test_webhook_delivery_succeeds_and_is_logged(
+    scene: Scene, worker: Worker, receiver: Receiver
+) -> None:
+    await scene.notification("webhook", {"url": receiver.url, "secret": "whsec_" + "A" * 32})
+    await scene.push()
+    await work_off(worker)
+    assert len(receiver.received) == 1
+    assert receiver.received[0]["body"]["updated_tags"] == {"latest": DIGEST}
+    (delivery,) = await scene.rows(Delivery)
+    assert (delivery.state, delivery.attempts, delivery.last_status_code) == ("succeeded", 1, 200)
+    assert receiver.received[0]["headers"]["webhook-id"] == delivery.uuid
+    (attempt,) = await scene.rows(DeliveryAttempt)
+    assert (attempt.outcome, attempt.number, attempt.worker) == ("succeeded", 1, "test-worker")
+
+
+async def test_failures_retry_then_give_up_and_disable(
+    scene: Scene, worker: Worker, receiver: Receiver
+) -> None:
+    receiver.script = [(500, {})] * 10
+    notification = await scene.notification("webhook", {"url": receiver.url})
+    await scene.push("one")
+    await work_off(worker)
+    (delivery,) = await scene.rows(Delivery)
+    assert (delivery.state, delivery.attempts) == ("failed", 3)  # first try + two retries
+    attempts = await scene.rows(DeliveryAttempt)
+    assert [a.status_code for a in attempts] == [500, 500, 500]
+    (stored,) = await scene.rows(Notification)
+    assert stored.number_of_failures == 3 and stored.enabled is False
+    notices = await scene.rows(InboxItem)
+    assert [(n.kind, n.user_id) for n in notices] == [("notification_disabled", scene.admin.id)]
+
+    # while disabled, new deliveries are held, not sent and not dropped
+    await scene.push("two")
+    await work_off(worker)
+    held = [d for d in await scene.rows(Delivery) if d.state == "pending"]
+    assert len(held) == 1 and len(receiver.received) == 3
+
+    # re-enabling lets the held delivery go out (the receiver now answers 200)
+    receiver.script = []
+    async with scene.db.write() as s:
+        target = await s.get(Notification, notification.id)
+        assert target is not None
+        await reset_failures(s, target)
+    await work_off(worker)
+    states = sorted(d.state for d in await scene.rows(Delivery))
+    assert states == ["failed", "succeeded"]
+    (stored,) = await scene.rows(Notification)
+    assert stored.number_of_failures == 0 and stored.enabled
+
+
+async def test_gone_disables_at_once(scene: Scene, worker: Worker, receiver: Receiver) -> None:
+    receiver.script = [(410, {})]
+    await scene.notification("webhook", {"url": receiver.url})
+    await scene.push()
+    await work_off(worker)
+    (delivery,) = await scene.rows(Delivery)
+    assert (delivery.state, delivery.attempts) == ("failed", 1)
+    (stored,) = await scene.rows(Notification)
+    assert stored.enabled is False
+
+
+async def test_success_resets_the_failure_count(scene: Scene, worker: Worker, receiver: Receiver) -> None:
+    receiver.script = [(503, {}), (200, {})]
+    await scene.notification("webhook", {"url": receiver.url})
+    await scene.push()
+    await work_off(worker)
+    (delivery,) = await scene.rows(Delivery)
+    assert (delivery.state, delivery.attempts) == ("succeeded", 2)
+    (stored,) = await scene.rows(Notification)
+    assert stored.number_of_failures == 0 and stored.enabled
+
+
+async def test_in_app_notices_reach_readers_once(scene: Scene, worker: Worker) -> None:
+    await scene.notification("quay_notification", {"target": {"kind": "user", "name": "reader"}})
+    await scene.notification("quay_notification", {"target": {"kind": "org", "name": "acme"}})
+    await scene.push()
+    await work_off(worker)
+    notices = await scene.rows(InboxItem)
+    assert sorted(n.user_id for n in notices) == sorted([scene.reader.id, scene.admin.id])
+    assert all(n.kind == "repo_push" and n.item_metadata["repository"] == "acme/app" for n in notices)
+    # a redelivery of the same delivery (lease lost after sending) adds nothing
+    async with scene.db.write() as s:
+        await s.execute(update(Delivery).values(state="pending", next_attempt_at=utcnow()))
+    await work_off(worker)
+    assert len(await scene.rows(InboxItem)) == 2
+
+
+async def test_tests_go_out_while_disabled_and_do_not_count(
+    scene: Scene, worker: Worker, receiver: Receiver
+) -> None:
+    receiver.script = [(500, {})]
+    notification = await scene.notification("webhook", {"url": receiver.url})
+    async with scene.db.write() as s:
+        await s.execute(update(Notification).values(enabled=False, number_of_failures=7))
+        repo = await s.get(Repository, scene.repository.id)
+        target = await s.get(Notification, notification.id)
+        assert repo is not None and target is not None
+        kind = get_event_kind("repo_push")
+        await record_event(
+            s,
+            repo,
+            kind,
+            kind.sample_payload(repository_ref(repo, scene.settings)),
+            source="t",
+            test_for=target,
+        )
+    await work_off(worker)
+    (delivery,) = await scene.rows(Delivery)
+    assert (delivery.state, delivery.attempts) == ("failed", 1)  # tests are tried once
+    (stored,) = await scene.rows(Notification)
+    assert stored.number_of_failures == 7
+
+
+async def test_a_lost_lease_is_never_finished_twice(scene: Scene, receiver: Receiver) -> None:
+    await scene.notification("webhook", {"url": receiver.url})
+    await scene.push()
+    first = await claim(scene.db, limit=10, lease_seconds=60, worker="a")
+    assert len(first) == 1
+    assert await claim(scene.db, limit=10, lease_seconds=60, worker="b") == []  # leased
+    async with scene.db.write() as s:  # the lease runs out (worker a stalled)
+        await s.execute(update(Delivery).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+    second = await claim(scene.db, limit=10, lease_seconds=60, worker="b")
+    assert len(second) == 1
+    policy = RetryPolicy([1], 60)
+    result = SendResult(ok=True, status_code=200)
+    late = await finish(
+        scene.db, first[0], result, started_at=utcnow(), policy=policy, failure_threshold=3, worker="a"
+    )
+    assert late is None
+    done = await finish(
+        scene.db, second[0], result, started_at=utcnow(), policy=policy, failure_threshold=3, worker="b"
+    )
+    assert done is not None and done.state == "succeeded"
+    assert len(await scene.rows(DeliveryAttempt)) == 1
+
+
+async def test_concurrent_claims_take_disjoint_rows(scene: Scene, receiver: Receiver) -> None:
+    await scene.notification("webhook", {"url": receiver.url})
+    for index in range(30):
+        await scene.push(f"t{index}")
+    batches = await asyncio.gather(
+        *(claim(scene.db, limit=7, lease_seconds=60, worker=f"w{i}") for i in range(6))
+    )
+    ids = [c.delivery_id for batch in batches for c in batch]
+    assert len(ids) == 30 and len(set(ids)) == 30
