@@ -16,6 +16,7 @@ import os
 import socket
 import time
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -27,6 +28,7 @@ from regnotify.db.types import utcnow
 from regnotify.delivery.outcome import Finished, finish
 from regnotify.delivery.queue import Claimed, claim
 from regnotify.delivery.retry import RetryPolicy
+from regnotify.delivery.wakeup import Wakeup
 from regnotify.events import get_event_kind
 from regnotify.methods import get_method
 from regnotify.methods.sending import Outgoing, Senders, SendResult
@@ -72,6 +74,7 @@ class Worker:
         self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
         self.finished: list[Finished] = []  # recent outcomes, for tests and metrics; bounded
         self._tasks: set[asyncio.Task[None]] = set()
+        self.wakeup = Wakeup(db)
 
     async def send(self, claimed: Claimed) -> SendResult:
         """One attempt. Never raises: every problem becomes a failed SendResult."""
@@ -146,19 +149,26 @@ class Worker:
         return len(claimed)
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        waiters: list[asyncio.Future[object] | asyncio.Task[object]] = [asyncio.ensure_future(stop.wait())]
-        if len(self._tasks) >= self.settings.worker_concurrency:
-            waiters.extend(self._tasks)  # wake as soon as a slot frees up
+        """Wait up to ``seconds``: less when stopping, when a slot frees up, or when woken by NOTIFY."""
+        own: list[asyncio.Future[bool]] = [asyncio.ensure_future(stop.wait())]
+        if len(self._tasks) < self.settings.worker_concurrency:
+            own.append(asyncio.ensure_future(self.wakeup.event.wait()))
+            waiters: set[asyncio.Future[Any]] = set(own)
+        else:
+            waiters = {*own, *self._tasks}
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        waiters[0].cancel()
+        for future in own:
+            future.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the sends in flight finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
+        self.wakeup.start()
         failures = 0
         while not stop.is_set():
             try:
                 free = self.settings.worker_concurrency - len(self._tasks)
+                self.wakeup.event.clear()  # before claiming: a notice from now on wakes the next pause
                 got = await self.run_once() if free > 0 else 0
                 failures = 0
             except DATABASE_ERRORS as exc:
@@ -170,6 +180,7 @@ class Worker:
                 await asyncio.sleep(0)  # more may be due: claim again at once
                 continue
             await self._pause(stop, self.settings.poll_interval)
+        await self.wakeup.stop()
         await self.drain()
         log.info("worker %s stopped", self.name)
 

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Notification, Repository
+from regnotify.delivery.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
 
 
@@ -141,4 +142,6 @@ async def record_event(
     ]
     session.add_all([delivery for delivery, _ in deliveries])
     await session.flush()
+    if deliveries:
+        await announce(session)
     return Recorded(event, deliveries, duplicate=False)

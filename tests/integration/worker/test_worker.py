@@ -288,3 +288,27 @@ async def test_concurrent_claims_take_disjoint_rows(scene: Scene, receiver: Rece
     )
     ids = [c.delivery_id for batch in batches for c in batch]
     assert len(ids) == 30 and len(set(ids)) == 30
+
+
+async def test_running_worker_wakes_on_notify_and_stops_cleanly(scene: Scene) -> None:
+    """With a poll interval far longer than the wait, only PostgreSQL's NOTIFY can wake the worker."""
+    if scene.db.dialect != "postgresql":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite polls")
+    settings = scene.settings.model_copy(update={"poll_interval": 120.0})
+    senders = build_senders(settings, scene.db)
+    worker = Worker(scene.db, settings, senders, scene.box, name="listener")
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.sleep(0.5)  # let it listen and go idle
+        await scene.notification("quay_notification", {"target": {"kind": "user", "name": "reader"}})
+        await scene.push()
+        for _ in range(100):
+            if await scene.rows(InboxItem):
+                break
+            await asyncio.sleep(0.1)
+        assert len(await scene.rows(InboxItem)) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, timeout=10)
+        await senders.close()
