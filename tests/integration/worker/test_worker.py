@@ -10,14 +10,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from regnotify import accounts
-from regnotify.accounts import Role
-from regnotify.config import Settings
-from regnotify.crypto import SecretBox, secret_box
-from regnotify.db import Database
-from regnotify.db.models import Delivery, DeliveryAttempt, InboxItem, Notification, Repository, User
+from regnotify.db.models import Delivery, DeliveryAttempt, InboxItem, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.delivery.outcome import finish
 from regnotify.delivery.queue import claim
@@ -26,11 +21,10 @@ from regnotify.delivery.senders import WorkerSenders, build_senders
 from regnotify.delivery.worker import Worker
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
-from regnotify.methods import get_method
 from regnotify.methods.sending import SendResult
 from regnotify.notifications import reset_failures
 
-DIGEST = "sha256:" + "e" * 64
+from .conftest import DIGEST, Scene
 
 
 @dataclass
@@ -61,67 +55,6 @@ async def receiver() -> AsyncIterator[Receiver]:
     state.url = f"http://127.0.0.1:{port}/hook"
     yield state
     await runner.cleanup()
-
-
-@pytest.fixture
-def worker_settings(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={
-            "outbound_allowed_networks": ["127.0.0.1/32"],
-            "retry_schedule": [0.01, 0.01],
-            "failure_threshold": 3,
-            "poll_interval": 0.05,
-            "http_total_timeout": 5,
-        }
-    )
-
-
-@dataclass
-class Scene:
-    db: Database
-    settings: Settings
-    box: SecretBox
-    repository: Repository
-    reader: User
-    admin: User
-
-    async def notification(
-        self, method: str, config: dict[str, Any], event: str = "repo_push"
-    ) -> Notification:
-        async with self.db.write() as s:
-            notification = Notification(
-                uuid=f"n-{method}-{id(config)}",
-                repository_id=self.repository.id,
-                event=event,
-                method=method,
-                config=get_method(method).seal(config, self.box),
-                event_config={},
-            )
-            s.add(notification)
-        return notification
-
-    async def push(self, tag: str = "latest") -> None:
-        kind = get_event_kind("repo_push")
-        payload = kind.build_payload(
-            repository_ref(self.repository, self.settings), {"updated_tags": {tag: DIGEST}}
-        )
-        async with self.db.write() as s:
-            await record_event(s, self.repository, kind, payload, source="test")
-
-    async def rows(self, model: Any) -> list[Any]:
-        async with self.db.read() as s:
-            return list(await s.scalars(select(model).order_by(model.id)))
-
-
-@pytest.fixture
-async def scene(database: Database, worker_settings: Settings) -> Scene:
-    async with database.write() as s:
-        admin = await accounts.create_user(s, "admin")
-        reader = await accounts.create_user(s, "reader")
-        await accounts.create_organization(s, "acme", admins=[admin])
-        repo = await accounts.create_repository(s, "acme/app")
-        await accounts.grant(s, repo, Role.READ, user=reader)
-    return Scene(database, worker_settings, secret_box(worker_settings), repo, reader, admin)
 
 
 @pytest.fixture
@@ -158,11 +91,10 @@ async def test_webhook_delivery_succeeds_and_is_logged(
     assert (attempt.outcome, attempt.number, attempt.worker) == ("succeeded", 1, "test-worker")
 
 
-async def test_failures_retry_then_give_up_and_disable(
-    scene: Scene, worker: Worker, receiver: Receiver
-) -> None:
+async def test_failures_retry_then_give_up(scene: Scene, worker: Worker, receiver: Receiver) -> None:
     receiver.script = [(500, {})] * 10
-    notification = await scene.notification("webhook", {"url": receiver.url})
+    scene.settings.failure_threshold = 100
+    await scene.notification("webhook", {"url": receiver.url})
     await scene.push("one")
     await work_off(worker)
     (delivery,) = await scene.rows(Delivery)
@@ -170,25 +102,40 @@ async def test_failures_retry_then_give_up_and_disable(
     attempts = await scene.rows(DeliveryAttempt)
     assert [a.status_code for a in attempts] == [500, 500, 500]
     (stored,) = await scene.rows(Notification)
-    assert stored.number_of_failures == 3 and stored.enabled is False
+    assert stored.number_of_failures == 3 and stored.enabled is True
+
+
+async def test_consecutive_failures_disable_hold_and_release(
+    scene: Scene, worker: Worker, receiver: Receiver
+) -> None:
+    receiver.script = [(500, {})] * 10
+    notification = await scene.notification("webhook", {"url": receiver.url})
+    for tag in ("one", "two", "three"):
+        await scene.push(tag)
+    await work_off(worker)
+    (stored,) = await scene.rows(Notification)
+    assert stored.number_of_failures == 3 and stored.enabled is False  # the threshold is 3 here
     notices = await scene.rows(InboxItem)
     assert [(n.kind, n.user_id) for n in notices] == [("notification_disabled", scene.admin.id)]
+    assert notices[0].item_metadata["notification_uuid"] == notification.uuid
 
-    # while disabled, new deliveries are held, not sent and not dropped
-    await scene.push("two")
-    await work_off(worker)
+    # while disabled, pending deliveries are held: not sent, not dropped
+    sent_so_far = len(receiver.received)
     held = [d for d in await scene.rows(Delivery) if d.state == "pending"]
-    assert len(held) == 1 and len(receiver.received) == 3
+    assert held and sent_so_far == 3
+    await work_off(worker)
+    assert len(receiver.received) == sent_so_far
 
-    # re-enabling lets the held delivery go out (the receiver now answers 200)
+    # re-enabling lets the held deliveries go out (the receiver now answers 200)
     receiver.script = []
     async with scene.db.write() as s:
         target = await s.get(Notification, notification.id)
         assert target is not None
         await reset_failures(s, target)
     await work_off(worker)
-    states = sorted(d.state for d in await scene.rows(Delivery))
-    assert states == ["failed", "succeeded"]
+    by_id = {d.id: d.state for d in await scene.rows(Delivery)}
+    assert all(by_id[d.id] == "succeeded" for d in held)
+    assert "pending" not in by_id.values()
     (stored,) = await scene.rows(Notification)
     assert stored.number_of_failures == 0 and stored.enabled
 
