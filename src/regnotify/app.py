@@ -13,8 +13,10 @@ from regnotify.api import BodyLimitMiddleware, Services, install_error_handlers,
 from regnotify.config import Settings
 from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
+from regnotify.delivery.mail import mail_client
 from regnotify.delivery.running import background_worker
 from regnotify.notifications import Resolver, system_resolver
+from regnotify.web import email_confirmation
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = database or await open_database(settings)
         box = secret_box(settings)
-        app.state.services = Services(settings, db, box, resolver)
+        app.state.services = Services(settings, db, box, resolver, mail_client(settings))
         try:
             if worker:
                 async with background_worker(db, settings, box, resolver):
@@ -72,6 +74,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(router)
+    app.include_router(email_confirmation.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

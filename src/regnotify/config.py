@@ -97,6 +97,15 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     mail_from: str = Field(default="regnotify <regnotify@localhost>")
+    email_code_ttl_hours: float = Field(
+        default=24, gt=0, description="How long an e-mail confirmation link stays valid."
+    )
+    verification_min_interval: float = Field(
+        default=60, ge=0, description="Seconds between verification mails to one address for one repository."
+    )
+    verification_max_per_day: int = Field(
+        default=5, ge=1, description="Verification mails per address and repository in 24 hours."
+    )
     log_level: str = Field(default="INFO")
 
     @field_validator("public_base_url")

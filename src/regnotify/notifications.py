@@ -17,6 +17,7 @@ from regnotify.config import Settings
 from regnotify.crypto import SecretBox
 from regnotify.db.models import Delivery, Notification, Organization, Repository, User
 from regnotify.db.types import utcnow
+from regnotify.email_authorization import is_authorized
 from regnotify.events import EventError, get_event_kind
 from regnotify.methods import MethodConfigError, get_method
 
@@ -70,6 +71,9 @@ class RepositoryValidationContext:
 
     async def resolve_host(self, host: str) -> list[str]:
         return await self.resolver(host)
+
+    async def email_is_authorized(self, email: str) -> bool:
+        return await is_authorized(self.session, self.repository_row.id, email)
 
 
 class NotificationError(ValueError):

@@ -9,6 +9,7 @@ from fastapi import Request
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox
 from regnotify.db import Database
+from regnotify.methods.sending import MailClient
 from regnotify.notifications import Resolver
 
 
@@ -18,6 +19,7 @@ class Services:
     db: Database
     box: SecretBox
     resolver: Resolver
+    mail: MailClient
 
 
 def services(request: Request) -> Services:

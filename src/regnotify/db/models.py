@@ -241,3 +241,28 @@ class InboxItem(Base):
     item_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dismissed: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AuthorizedEmail(Base):
+    """An e-mail address allowed to receive a repository's notifications, once confirmed.
+
+    Only the SHA-256 of the confirmation code is stored; codes expire. ``send_count`` and
+    ``window_started_at`` rate-limit verification mails per address and repository.
+    """
+
+    __tablename__ = "authorized_emails"
+    __table_args__ = (
+        UniqueConstraint("repository_id", "email", name="uq_authorized_emails_repository_email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    send_count: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import unicodedata
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox, is_sealed
+
+if TYPE_CHECKING:
+    from regnotify.methods.sending import Outgoing, Senders, SendResult
 
 MASK = "********"
 MAX_TOKEN_LENGTH = 512
@@ -140,6 +143,10 @@ class NotificationMethod:
 
     async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
         raise NotImplementedError
+
+    async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
+        """Deliver one attempt with the plaintext ``config``; report problems in the result, never raise."""
+        raise NotImplementedError(f"the {self.name} method cannot send")
 
     def seal(self, config: dict[str, Any], box: SecretBox) -> dict[str, Any]:
         result = copy.deepcopy(config)

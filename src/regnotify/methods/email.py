@@ -3,19 +3,53 @@
 Extension point: Quay only sends to addresses confirmed for the repository. When the validation
 context defines ``async def email_is_authorized(self, email: str) -> bool | None``, an address for
 which it does not return True is refused; contexts without it skip that check.
+
+Sending builds a text part (the event's text plus a footer saying why the reader gets it) and an
+HTML part (the event's already-escaped HTML inside a small document whose other values are escaped
+by Jinja2) and hands both to ``senders.mail`` (SMTP, or the maildir of the embedded default).
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar
 
 from email_validator import validate_email
+from markupsafe import Markup
 
+from regnotify.delivery.mail import MailError
+from regnotify.events.rendering import render_html
 from regnotify.methods.base import MethodConfigError, NotificationMethod, ValidationContext, type_name
+from regnotify.methods.sending import Outgoing, Senders, SendResult
+
+log = logging.getLogger(__name__)
 
 MAX_EMAIL_INPUT = 1024
 MAX_LOCAL_PART = 64
+SUBJECT_PREFIX = "[regnotify] "
+TEST_SUBJECT_PREFIX = "[regnotify test] "
+LEVEL_COLOURS = {"info": "#1f6feb", "primary": "#1f6feb", "success": "#1a7f37", "warning": "#9a6700"}
+
+HTML_DOCUMENT = """\
+<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{ subject }}</title></head>
+<body style="font-family: -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif; color: #1f2328;">
+<div style="border-left: 4px solid {{ colour }}; padding: 4px 12px; margin: 8px 0;">
+<p style="margin: 0 0 8px 0;"><strong>{{ summary }}</strong></p>
+{% if is_test %}<p style="margin: 0 0 8px 0;"><em>This is a test notification with sample data.</em></p>
+{% endif %}
+<div>{{ body }}</div>
+</div>
+<p style="color: #59636e; font-size: small;">
+You receive this because repository {{ link(homepage, repository) }} has an e-mail notification
+for {{ address }} ({% if title %}&ldquo;{{ title }}&rdquo;, {% endif %}{{ uuid }}).
+</p>
+</body>
+</html>
+"""
 
 
 def normalize_email(value: object) -> str:
@@ -57,3 +91,79 @@ class EmailMethod(NotificationMethod):
                 "confirm the address for this repository first"
             )
         return {"email": email}
+
+    async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
+        """Mail the event to the configured address. Never raises: problems become a failed result.
+
+        The address is not re-checked against the repository's confirmed addresses here: the worker
+        is to check ``email_is_authorized`` before calling ``send`` (Quay never re-checks at all).
+        """
+        started = time.monotonic()
+        address = config.get("email")
+        if not isinstance(address, str) or not address:
+            return SendResult(ok=False, permanent=True, error="the notification has no e-mail address")
+        prefix = TEST_SUBJECT_PREFIX if outgoing.is_test else SUBJECT_PREFIX
+        subject = prefix + " ".join(outgoing.summary.split())
+        request: dict[str, Any] = {"to": address, "subject": subject}
+        try:
+            where = await senders.mail.send(
+                to=address,
+                subject=subject,
+                text=email_text(outgoing, address),
+                html=email_html(outgoing, address, subject),
+                headers={"X-Regnotify-Delivery": outgoing.delivery_id, "X-Regnotify-Event": outgoing.event},
+            )
+        except MailError as exc:
+            return SendResult(
+                ok=False,
+                error=exc.message,
+                permanent=exc.permanent,
+                request=request,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        except Exception as exc:  # a bug, not a refusal: the type only, never a message that may hold secrets
+            log.exception("delivery %s: e-mail sending raised", outgoing.delivery_id)
+            return SendResult(
+                ok=False,
+                error=f"internal error while sending e-mail: {type(exc).__name__}",
+                request=request,
+                duration_ms=(time.monotonic() - started) * 1000,
+            )
+        return SendResult(
+            ok=True, response_excerpt=where, request=request, duration_ms=(time.monotonic() - started) * 1000
+        )
+
+
+def footer(outgoing: Outgoing, address: str) -> str:
+    """Why the reader gets this mail, and which notification sent it."""
+    name = f'"{outgoing.notification_title}", ' if outgoing.notification_title else ""
+    return (
+        f"You receive this because repository {outgoing.repository} has an e-mail notification "
+        f"for {address} ({name}{outgoing.notification_uuid})."
+    )
+
+
+def email_text(outgoing: Outgoing, address: str) -> str:
+    parts = [outgoing.summary, ""]
+    if outgoing.is_test:
+        parts += ["This is a test notification with sample data.", ""]
+    parts += [outgoing.text.strip(), "", "-- ", footer(outgoing, address), ""]
+    return "\n".join(parts)
+
+
+def email_html(outgoing: Outgoing, address: str, subject: str) -> str:
+    """A small HTML document; every value is escaped except the renderer's already-escaped message."""
+    homepage = outgoing.payload.get("homepage") if isinstance(outgoing.payload, dict) else None
+    return render_html(
+        '{% from "macros.html" import link %}' + HTML_DOCUMENT,
+        subject=subject,
+        summary=outgoing.summary,
+        colour=LEVEL_COLOURS.get(outgoing.level, "#cf222e"),
+        is_test=outgoing.is_test,
+        body=Markup(outgoing.html),  # noqa: S704 - trusted: produced by our escaping renderer
+        homepage=homepage,
+        repository=outgoing.repository,
+        address=address,
+        title=outgoing.notification_title,
+        uuid=outgoing.notification_uuid,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from regnotify.methods.base import (
     MethodConfigError,
@@ -11,8 +12,25 @@ from regnotify.methods.base import (
     check_token,
     type_name,
 )
+from regnotify.methods.http_send import post_json
+from regnotify.methods.sending import Outgoing, Senders, SendResult
 
 MAX_ROOM_LENGTH = 100
+COLORS = {"info": "gray", "warning": "yellow", "error": "red", "success": "green", "primary": "purple"}
+
+
+def hipchat_url(base_url: str, room: str) -> str:
+    """``{base}/v2/room/{room}/notification``; the token goes in a header, never in the URL (or logs)."""
+    return f"{base_url.rstrip('/')}/v2/room/{quote(room, safe='')}/notification"
+
+
+def hipchat_message(outgoing: Outgoing) -> dict[str, Any]:
+    return {
+        "color": COLORS.get(outgoing.level, "gray"),
+        "message": outgoing.html,
+        "notify": outgoing.level == "error",
+        "message_format": "html",
+    }
 
 
 def normalize_room(value: object) -> str:
@@ -50,3 +68,13 @@ class HipChatMethod(NotificationMethod):
         token = check_token(config.get("notification_token"), "notification_token", self.name)
         room = normalize_room(config.get("room_id"))
         return {"notification_token": token, "room_id": room}
+
+    async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
+        token = config.get("notification_token")
+        room = config.get("room_id")
+        if not isinstance(token, str) or not token or room is None or room == "":
+            error = "hipchat config needs notification_token and room_id"
+            return SendResult(ok=False, error=error, permanent=True)
+        url = hipchat_url(senders.settings.hipchat_base_url, str(room))
+        headers = {"Authorization": f"Bearer {token}"}
+        return await post_json(senders, url, hipchat_message(outgoing), headers=headers)

@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from regnotify.methods.chat import ChatWebhookMethod, default_port
+from regnotify.methods.http_send import homepage_of, post_json
+from regnotify.methods.sending import Outgoing, Senders, SendResult
 from regnotify.methods.urls import HttpUrl
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+COLORS = {"error": "attention", "warning": "warning", "success": "good", "primary": "good", "info": "default"}
+
+
+def teams_message(outgoing: Outgoing) -> dict[str, Any]:
+    """An Adaptive Card message, the shape Teams incoming webhooks and Workflows triggers accept."""
+    card: dict[str, Any] = {
+        "$schema": CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {
+                "type": "TextBlock",
+                "text": outgoing.summary,
+                "weight": "bolder",
+                "wrap": True,
+                "color": COLORS.get(outgoing.level, "default"),
+            },
+            {"type": "TextBlock", "text": outgoing.text, "wrap": True},
+        ],
+    }
+    homepage = homepage_of(outgoing.payload)
+    if homepage is not None:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "View repository", "url": homepage}]
+    return {
+        "type": "message",
+        "attachments": [{"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card}],
+    }
+
 
 # Teams incoming webhooks (*.webhook.office.com) and Power Automate Workflows triggers.
 TEAMS_HOST_SUFFIXES = (".webhook.office.com", ".logic.azure.com", ".powerplatform.com")
@@ -29,3 +62,9 @@ class MSTeamsMethod(ChatWebhookMethod):
         if url.path in ("", "/"):
             return "Microsoft Teams url needs the webhook path, not just the host"
         return None
+
+    async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
+        url = config.get("url")
+        if not isinstance(url, str) or not url:
+            return SendResult(ok=False, error="msteams config has no url", permanent=True)
+        return await post_json(senders, url, teams_message(outgoing))

@@ -11,9 +11,15 @@ import base64
 import binascii
 import json
 import secrets
+import time
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from standardwebhooks.webhooks import Webhook
+
 from regnotify.methods.base import MASK, MethodConfigError, NotificationMethod, ValidationContext, type_name
+from regnotify.methods.http_send import encode_json, post_json, request_summary
+from regnotify.methods.sending import Outgoing, Senders, SendResult
 from regnotify.methods.template import TemplateError, render_template
 from regnotify.methods.urls import ensure_public, mask_url, parse_http_url
 
@@ -40,6 +46,26 @@ def secret_bytes(secret: str) -> bytes:
     if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES:
         raise ValueError(f"signing secret must hold {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} bytes")
     return key
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The Standard Webhooks ``webhook-signature`` value (``v1,<base64>``) over exactly ``body``."""
+    key = secret_bytes(secret)
+    when = datetime.fromtimestamp(timestamp, tz=UTC)
+    return Webhook(key).sign(msg_id=msg_id, timestamp=when, data=body.decode("utf-8"))
+
+
+def webhook_headers(outgoing: Outgoing, body: bytes, secret: str | None, timestamp: int) -> dict[str, str]:
+    """Content type, the event kind and the Standard Webhooks headers (signature when there is a secret)."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-Regnotify-Event": outgoing.event,
+        "webhook-id": outgoing.delivery_id,
+        "webhook-timestamp": str(timestamp),
+    }
+    if secret:
+        headers["webhook-signature"] = sign(secret, outgoing.delivery_id, timestamp, body)
+    return headers
 
 
 def _check_secret(value: object) -> str | None:
@@ -102,6 +128,32 @@ class WebhookMethod(NotificationMethod):
         if secret is not None:
             result["secret"] = secret
         return result
+
+    async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
+        """POST the payload as stored (or the rendered template), signed when the config has a secret."""
+        url = config.get("url")
+        if not isinstance(url, str) or not url:
+            return SendResult(ok=False, error="webhook config has no url", permanent=True)
+        template = config.get("template")
+        try:
+            document = outgoing.payload if not template else render_template(template, outgoing.payload)
+            body = encode_json(document)
+        except (TemplateError, TypeError, ValueError) as exc:
+            error = f"webhook template could not be rendered: {exc}"
+            return SendResult(ok=False, error=error, permanent=True)
+        secret = config.get("secret")
+        secret = secret if isinstance(secret, str) else None
+        try:
+            headers = webhook_headers(outgoing, body, secret, int(time.time()))
+        except (ValueError, UnicodeDecodeError) as exc:
+            return SendResult(
+                ok=False,
+                error=f"webhook signing secret is unusable: {exc}",
+                permanent=True,
+                request=request_summary(url, {"Content-Type": "application/json"}, body),
+            )
+        https = url.strip().lower().startswith("https://")
+        return await post_json(senders, url, body=body, headers=headers, client_cert=https)
 
     def mask_value(self, key: str, value: object) -> str:
         return MASKED_SECRET if key == "secret" else mask_url(value)

@@ -14,6 +14,7 @@ from regnotify.accounts import Role
 from regnotify.app import create_app
 from regnotify.config import Settings
 from regnotify.db import Database
+from regnotify.db.models import AuthorizedEmail
 
 # Name resolution for tests: no DNS here, so names map to fixed addresses (public and private).
 ADDRESSES = {
@@ -40,6 +41,8 @@ class World:
             return {}
         return {"Authorization": f"Bearer {self.tokens[who]}"}
 
+
+CONFIRMED_EMAILS = ("ops@example.com", "a@example.com")
 
 PRINCIPALS = (
     "anonymous",
@@ -70,6 +73,9 @@ async def world(database: Database) -> World:
         await accounts.grant(s, app_repo, Role.WRITE, user=users["writer"])
         await accounts.grant(s, app_repo, Role.ADMIN, user=users["admin"])
         await accounts.grant(s, other_repo, Role.ADMIN, user=users["other_admin"])
+        for repo in (app_repo, other_repo):  # addresses the tests use, confirmed as by the mailed link
+            for email in CONFIRMED_EMAILS:
+                s.add(AuthorizedEmail(repository_id=repo.id, email=email, confirmed=True, send_count=0))
         for name, user in users.items():
             world.tokens[name] = (await accounts.issue_token(s, name=name, user=user)).secret
         world.tokens["service"] = (await accounts.issue_token(s, name="ci")).secret
