@@ -154,7 +154,8 @@ class SmtpMailClient:
             }.get(type(exc), "the message")
             text = f"{where} refused {step}: {exc.code} {exc.message}"
         elif isinstance(exc, aiosmtplib.SMTPAuthenticationError):
-            text = f"{where} did not accept the login for {self.settings.smtp_username!r}: {exc.code}"
+            login = self.settings.smtp_username
+            text = f"{where} did not accept the login for {login!r}: {exc.code} {exc.message}"
         elif isinstance(exc, aiosmtplib.SMTPResponseException):  # greeting, HELO
             text = f"{where} answered {exc.code} {exc.message}"
         elif isinstance(exc, TimeoutError):  # includes aiosmtplib's timeout errors

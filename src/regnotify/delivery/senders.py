@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from regnotify.accounts import find_repository
 from regnotify.config import Settings
 from regnotify.db import Database
 from regnotify.delivery.http import GuardedHttpClient
 from regnotify.delivery.inbox import DatabaseInbox
 from regnotify.delivery.mail import mail_client
+from regnotify.email_authorization import is_authorized
 from regnotify.methods.sending import MailClient
 from regnotify.notifications import Resolver, system_resolver
 
@@ -19,6 +21,12 @@ class WorkerSenders:
     http: GuardedHttpClient
     mail: MailClient
     inbox: DatabaseInbox
+    db: Database
+
+    async def email_is_authorized(self, repository: str, email: str) -> bool:
+        async with self.db.read() as session:
+            found = await find_repository(session, repository)
+            return found is not None and await is_authorized(session, found.id, email)
 
     async def close(self) -> None:
         await self.http.close()
@@ -30,4 +38,5 @@ def build_senders(settings: Settings, db: Database, resolver: Resolver = system_
         http=GuardedHttpClient(settings, resolver=resolver),
         mail=mail_client(settings),
         inbox=DatabaseInbox(db),
+        db=db,
     )

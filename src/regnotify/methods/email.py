@@ -95,13 +95,19 @@ class EmailMethod(NotificationMethod):
     async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
         """Mail the event to the configured address. Never raises: problems become a failed result.
 
-        The address is not re-checked against the repository's confirmed addresses here: the worker
-        is to check ``email_is_authorized`` before calling ``send`` (Quay never re-checks at all).
+        The address must still be confirmed for the repository (Quay never re-checks): an
+        authorization withdrawn since the notification was made stops the mail for good.
         """
         started = time.monotonic()
         address = config.get("email")
         if not isinstance(address, str) or not address:
             return SendResult(ok=False, permanent=True, error="the notification has no e-mail address")
+        if not await senders.email_is_authorized(outgoing.repository, address):
+            return SendResult(
+                ok=False,
+                permanent=True,
+                error=f"{address} is no longer authorized for repository {outgoing.repository}",
+            )
         prefix = TEST_SUBJECT_PREFIX if outgoing.is_test else SUBJECT_PREFIX
         subject = prefix + " ".join(outgoing.summary.split())
         request: dict[str, Any] = {"to": address, "subject": subject}

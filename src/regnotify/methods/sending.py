@@ -82,3 +82,7 @@ class Senders(Protocol):
     http: HttpClient
     mail: MailClient
     inbox: InboxWriter
+
+    async def email_is_authorized(self, repository: str, email: str) -> bool:
+        """Whether ``email`` is (still) confirmed for ``repository`` ("ns/name")."""
+        ...

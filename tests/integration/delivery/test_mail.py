@@ -23,7 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from regnotify.config import Settings
-from regnotify.delivery.mail import MaildirMailClient, SmtpMailClient, mail_client
+from regnotify.delivery.mail import MaildirMailClient, MailError, SmtpMailClient, mail_client
 from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods.email import EmailMethod
 from regnotify.methods.sending import MailClient, Outgoing, Senders, SendResult
@@ -42,7 +42,9 @@ class Recorder:
     data_reply: str | None = None
     received: list[tuple[Envelope, bool]] = field(default_factory=list)  # (envelope, over TLS)
 
-    async def handle_RCPT(self, server: Any, session: Session, envelope: Envelope, address: str, options: Any):
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, options: Any
+    ):
         if self.rcpt_reply:
             return self.rcpt_reply
         envelope.rcpt_tos.append(address)
@@ -107,6 +109,10 @@ class MailSenders:
     mail: MailClient
     http: Any = None
     inbox: Any = None
+    authorized: bool = True  # the worker's real check reads the database (tests/integration/worker)
+
+    async def email_is_authorized(self, repository: str, email: str) -> bool:
+        return self.authorized
 
 
 def make_settings(tmp_path: Path, port: int | None, **changes: Any) -> Settings:
@@ -141,7 +147,9 @@ def outgoing(event: str = "repo_push", data: dict[str, Any] | None = None, **cha
     return Outgoing(**{**values, **changes})
 
 
-async def send(settings: Settings, item: Outgoing, *, ssl_context: ssl.SSLContext | None = None) -> SendResult:
+async def send(
+    settings: Settings, item: Outgoing, *, ssl_context: ssl.SSLContext | None = None
+) -> SendResult:
     client: MailClient = (
         SmtpMailClient(settings, ssl_context=ssl_context, timeout=5)
         if settings.smtp_host
@@ -227,6 +235,7 @@ async def test_test_sends_are_marked(tmp_path: Path) -> None:
     assert result.request["subject"].startswith("[regnotify test] ")
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
 async def test_login_over_plain_and_password_never_shown(
     tmp_path: Path, smtp_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -254,47 +263,38 @@ async def test_login_over_plain_and_password_never_shown(
         assert PASSWORD not in shown
 
 
-async def test_starttls_with_trusted_certificate(tmp_path: Path, smtp_server: Any, ca: trustme.CA) -> None:
+@pytest.mark.parametrize(("security", "server_option"), [("starttls", "tls_context"), ("tls", "ssl_context")])
+async def test_tls_with_a_trusted_certificate(
+    tmp_path: Path, smtp_server: Any, ca: trustme.CA, security: str, server_option: str
+) -> None:
     handler = Recorder()
-    port = smtp_server(handler, tls_context=server_context(ca), require_starttls=True)
-    settings = make_settings(tmp_path, port, smtp_security="starttls")
-    result = await send(settings, outgoing(), ssl_context=client_context(ca))
+    options: dict[str, Any] = {server_option: server_context(ca)}
+    if security == "starttls":
+        options["require_starttls"] = True
+    port = smtp_server(handler, **options)
+    result = await send(
+        make_settings(tmp_path, port, smtp_security=security), outgoing(), ssl_context=client_context(ca)
+    )
 
     assert result.ok, result.error
     assert handler.received[0][1] is True  # the server saw the message over TLS
     parts(handler.only_message())
 
 
-async def test_starttls_refuses_an_untrusted_certificate(
-    tmp_path: Path, smtp_server: Any, ca: trustme.CA
+@pytest.mark.parametrize(
+    ("server_tls", "expected"), [(True, "certificate verify failed"), (False, "STARTTLS")]
+)
+async def test_starttls_untrusted_or_not_offered(
+    tmp_path: Path, smtp_server: Any, ca: trustme.CA, server_tls: bool, expected: str
 ) -> None:
     handler = Recorder()
-    port = smtp_server(handler, tls_context=server_context(ca), require_starttls=True)
-    result = await send(make_settings(tmp_path, port, smtp_security="starttls"), outgoing())
+    options = {"tls_context": server_context(ca), "require_starttls": True} if server_tls else {}
+    port = smtp_server(handler, **options)
+    result = await send(make_settings(tmp_path, port, smtp_security="starttls"), outgoing())  # system CAs
 
     assert not result.ok and not result.permanent
-    assert "certificate" in (result.error or "").lower()
+    assert expected in (result.error or "")
     assert handler.received == []
-
-
-async def test_starttls_required_but_not_offered(tmp_path: Path, smtp_server: Any) -> None:
-    handler = Recorder()
-    port = smtp_server(handler)
-    result = await send(make_settings(tmp_path, port, smtp_security="starttls"), outgoing())
-
-    assert not result.ok and not result.permanent
-    assert "STARTTLS" in (result.error or "")
-    assert handler.received == []
-
-
-async def test_implicit_tls(tmp_path: Path, smtp_server: Any, ca: trustme.CA) -> None:
-    handler = Recorder()
-    port = smtp_server(handler, ssl_context=server_context(ca))
-    settings = make_settings(tmp_path, port, smtp_security="tls")
-    result = await send(settings, outgoing(), ssl_context=client_context(ca))
-
-    assert result.ok, result.error
-    assert handler.received[0][1] is True
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,12 @@ async def test_implicit_tls(tmp_path: Path, smtp_server: Any, ca: trustme.CA) ->
     ],
 )
 async def test_refusals_are_classified(
-    tmp_path: Path, smtp_server: Any, rcpt_reply: str | None, data_reply: str | None, permanent: bool, code: str
+    tmp_path: Path,
+    smtp_server: Any,
+    rcpt_reply: str | None,
+    data_reply: str | None,
+    permanent: bool,
+    code: str,
 ) -> None:
     port = smtp_server(Recorder(rcpt_reply=rcpt_reply, data_reply=data_reply))
     result = await send(make_settings(tmp_path, port), outgoing())
@@ -349,3 +354,16 @@ async def test_maildir_when_no_smtp_host(tmp_path: Path, caplog: pytest.LogCaptu
 def test_factory_picks_smtp_when_a_host_is_set(tmp_path: Path) -> None:
     client = mail_client(make_settings(tmp_path, 2525))
     assert isinstance(client, SmtpMailClient) and client.where == "smtp:127.0.0.1:2525"
+
+
+async def test_client_keeps_subject_on_one_line_and_refuses_bad_headers(tmp_path: Path) -> None:
+    client = MaildirMailClient(make_settings(tmp_path, None))
+    body = {"text": "t", "html": "<p>h</p>"}
+    key = await client.send(to=TO, subject="a\r\nBcc: x@evil.test", headers={}, **body)
+    path = tmp_path / "data" / "maildir" / "new" / key.removeprefix("maildir:")
+    message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["Subject"] == "a Bcc: x@evil.test" and message["Bcc"] is None
+    for to, headers in ((f"{TO}\r\nBcc: x@evil.test", {}), (f"{TO}, x@evil.test", {}), (TO, {"To": "x"})):
+        with pytest.raises(MailError) as caught:
+            await client.send(to=to, subject="s", headers=headers, **body)
+        assert caught.value.permanent

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import mailbox
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -12,7 +13,14 @@ import pytest
 from aiohttp import web
 from sqlalchemy import update
 
-from regnotify.db.models import Delivery, DeliveryAttempt, InboxItem, Notification, Repository
+from regnotify.db.models import (
+    AuthorizedEmail,
+    Delivery,
+    DeliveryAttempt,
+    InboxItem,
+    Notification,
+    Repository,
+)
 from regnotify.db.types import utcnow
 from regnotify.delivery.outcome import finish
 from regnotify.delivery.queue import claim
@@ -259,3 +267,29 @@ async def test_running_worker_wakes_on_notify_and_stops_cleanly(scene: Scene) ->
         stop.set()
         await asyncio.wait_for(running, timeout=10)
         await senders.close()
+
+
+async def test_email_goes_only_to_addresses_still_confirmed(scene: Scene, worker: Worker) -> None:
+    """With no SMTP server configured, mail lands in the data directory's maildir."""
+    async with scene.db.write() as s:
+        s.add(
+            AuthorizedEmail(
+                repository_id=scene.repository.id, email="ok@example.com", confirmed=True, send_count=0
+            )
+        )
+        s.add(
+            AuthorizedEmail(
+                repository_id=scene.repository.id, email="gone@example.com", confirmed=False, send_count=0
+            )
+        )
+    await scene.notification("email", {"email": "ok@example.com"})
+    await scene.notification("email", {"email": "gone@example.com"})
+    await scene.push()
+    await work_off(worker)
+    outcomes = {d.last_error or "": (d.state, d.attempts) for d in await scene.rows(Delivery)}
+    assert sorted(outcomes.values()) == [("failed", 1), ("succeeded", 1)]  # the refusal is not retried
+    assert any("no longer authorized" in error for error in outcomes)
+    maildir = mailbox.Maildir(scene.settings.data_dir / "maildir", create=False)
+    (message,) = list(maildir)
+    assert message["To"] == "ok@example.com"
+    assert message["Subject"] == "[regnotify] Repository acme/app updated"
