@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from markupsafe import escape
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -155,3 +156,25 @@ async def finish(
                     session, claimed, failures, f"{failures} consecutive failed attempts"
                 )
         return Finished(delivery.state, number, delivery.next_attempt_at if retry_in else None, disabled)
+
+
+def disabled_mail(claimed: Claimed, result: SendResult, base_url: str) -> tuple[str, str, str]:
+    """Subject, text and HTML (escaped) telling an admin that a notification was disabled."""
+    notification, repository = claimed.notification, claimed.repository.full_name
+    name = notification.title or f"{notification.event} → {notification.method}"
+    subject = f"[regnotify] Notification disabled in {repository}: {name}"
+    link = f"{base_url}/repository/{repository}?tab=settings"
+    reason = result.error or (f"HTTP {result.status_code}" if result.status_code else "delivery failed")
+    text = (
+        f"The notification {name!r} ({notification.uuid}) of repository {repository} was disabled "
+        f"after repeated failed deliveries. Last error: {reason}.\n\n"
+        f"Its pending deliveries are held. Fix the receiver, then enable it again: {link}\n"
+        f"(API: POST /api/v1/repository/{repository}/notification/{notification.uuid})"
+    )
+    html = (
+        f"<p>The notification <b>{escape(name)}</b> of repository <b>{escape(repository)}</b> was "
+        f"disabled after repeated failed deliveries.</p><p>Last error: {escape(reason)}</p>"
+        f"<p>Its pending deliveries are held. Fix the receiver, then "
+        f'<a href="{escape(link)}">enable it again</a>.</p>'
+    )
+    return subject, text, html

@@ -15,18 +15,21 @@ import logging
 import os
 import socket
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from regnotify.accounts import repository_admins
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox
 from regnotify.db import Database
+from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
-from regnotify.delivery.outcome import Finished, finish
+from regnotify.delivery.outcome import Finished, disabled_mail, finish
 from regnotify.delivery.queue import Claimed, claim
+from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.wakeup import Wakeup
 from regnotify.events import get_event_kind
@@ -35,6 +38,7 @@ from regnotify.methods.sending import Outgoing, Senders, SendResult
 
 log = logging.getLogger(__name__)
 
+PURGE_EVERY = 600.0  # seconds between purges of the delivery log
 DATABASE_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 
@@ -75,6 +79,7 @@ class Worker:
         self.finished: list[Finished] = []  # recent outcomes, for tests and metrics; bounded
         self._tasks: set[asyncio.Task[None]] = set()
         self.wakeup = Wakeup(db)
+        self._next_purge = 0.0
 
     async def send(self, claimed: Claimed) -> SendResult:
         """One attempt. Never raises: every problem becomes a failed SendResult."""
@@ -131,7 +136,25 @@ class Worker:
         if outcome is not None:
             self.finished.append(outcome)
             del self.finished[:-1000]
+            if outcome.disabled:
+                await self.mail_admins_about_disable(claimed, result)
         return outcome
+
+    async def mail_admins_about_disable(self, claimed: Claimed, result: SendResult) -> None:
+        """Best effort: the in-app notice written with the disable is the record that stays."""
+        async with self.db.read() as session:
+            repository = await session.get(Repository, claimed.repository.id)
+            admins = await repository_admins(session, repository) if repository else []
+        subject, text, html = disabled_mail(claimed, result, self.settings.base_url)
+        for admin in admins:
+            if not admin.email:
+                continue
+            try:
+                await self.senders.mail.send(
+                    to=admin.email, subject=subject, text=text, html=html, headers={}
+                )
+            except Exception as exc:
+                log.warning("could not mail %s about a disabled notification: %s", admin.username, exc)
 
     def _start(self, claimed: Claimed) -> None:
         task = asyncio.create_task(self.process(claimed))
@@ -160,6 +183,16 @@ class Worker:
         for future in own:
             future.cancel()
 
+    async def maybe_purge(self) -> None:
+        """Purge the delivery log past its retention, at most every PURGE_EVERY seconds."""
+        if time.monotonic() < self._next_purge:
+            return
+        self._next_purge = time.monotonic() + PURGE_EVERY
+        cutoff = utcnow() - timedelta(days=self.settings.delivery_retention_days)
+        deliveries, events = await purge(self.db, cutoff)
+        if deliveries or events:
+            log.info("purged %d deliveries and %d events older than %s", deliveries, events, cutoff)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the sends in flight finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
@@ -168,6 +201,7 @@ class Worker:
         while not stop.is_set():
             try:
                 free = self.settings.worker_concurrency - len(self._tasks)
+                await self.maybe_purge()
                 self.wakeup.event.clear()  # before claiming: a notice from now on wakes the next pause
                 got = await self.run_once() if free > 0 else 0
                 failures = 0

@@ -74,7 +74,7 @@ class Scene:
 @pytest.fixture
 async def scene(database: Database, worker_settings: Settings) -> Scene:
     async with database.write() as s:
-        admin = await accounts.create_user(s, "admin")
+        admin = await accounts.create_user(s, "admin", email="admin@example.com")
         reader = await accounts.create_user(s, "reader")
         await accounts.create_organization(s, "acme", admins=[admin])
         repo = await accounts.create_repository(s, "acme/app")

@@ -11,12 +11,13 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from regnotify.db.models import (
     AuthorizedEmail,
     Delivery,
     DeliveryAttempt,
+    Event,
     InboxItem,
     Notification,
     Repository,
@@ -24,6 +25,7 @@ from regnotify.db.models import (
 from regnotify.db.types import utcnow
 from regnotify.delivery.outcome import finish
 from regnotify.delivery.queue import claim
+from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.senders import WorkerSenders, build_senders
 from regnotify.delivery.worker import Worker
@@ -126,6 +128,8 @@ async def test_consecutive_failures_disable_hold_and_release(
     notices = await scene.rows(InboxItem)
     assert [(n.kind, n.user_id) for n in notices] == [("notification_disabled", scene.admin.id)]
     assert notices[0].item_metadata["notification_uuid"] == notification.uuid
+    (mail,) = list(mailbox.Maildir(scene.settings.data_dir / "maildir", create=False))
+    assert mail["To"] == "admin@example.com" and "Notification disabled in acme/app" in mail["Subject"]
 
     # while disabled, pending deliveries are held: not sent, not dropped
     sent_so_far = len(receiver.received)
@@ -293,3 +297,23 @@ async def test_email_goes_only_to_addresses_still_confirmed(scene: Scene, worker
     (message,) = list(maildir)
     assert message["To"] == "ok@example.com"
     assert message["Subject"] == "[regnotify] Repository acme/app updated"
+
+
+async def test_purge_keeps_pending_and_recent_deliveries(
+    scene: Scene, worker: Worker, receiver: Receiver
+) -> None:
+    await scene.notification("webhook", {"url": receiver.url})
+    for tag in ("old-done", "recent-done", "old-pending"):
+        await scene.push(tag)
+    long_ago = utcnow() - timedelta(days=40)
+    async with scene.db.write() as s:
+        rows = {d.id: d for d in await s.scalars(select(Delivery).order_by(Delivery.id))}
+        old_done, recent_done, old_pending = rows.values()
+        old_done.state, old_done.finished_at = "succeeded", long_ago
+        recent_done.state, recent_done.finished_at = "failed", utcnow()
+        for event in await s.scalars(select(Event)):
+            event.received_at = long_ago
+    assert await purge(scene.db, utcnow() - timedelta(days=30)) == (1, 1)
+    left = {d.id for d in await scene.rows(Delivery)}
+    assert left == {recent_done.id, old_pending.id}
+    assert len(await scene.rows(Event)) == 2  # events still carried by a delivery stay
