@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -33,6 +34,13 @@ app.add_typer(team_app, name="team")
 app.add_typer(repo_app, name="repo")
 app.add_typer(permission_app, name="permission")
 app.add_typer(token_app, name="token")
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def fail(message: str) -> None:
@@ -77,6 +85,7 @@ def serve(
 
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings)
 
     async def storage_ready() -> None:
         await (await open_database(settings)).dispose()
@@ -107,6 +116,7 @@ def worker(
 
     overrides = {"worker_concurrency": concurrency} if concurrency else {}
     settings = Settings(**overrides)  # type: ignore[arg-type]
+    configure_logging(settings)
 
     async def run() -> None:
         db = await open_database(settings)

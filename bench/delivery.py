@@ -1,0 +1,972 @@
+"""Delivery throughput, latency and memory of the regnotify worker, against a raw aiohttp ceiling.
+
+Run from the repository root::
+
+    .venv/bin/python bench/delivery.py [--deliveries 5000]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/test] [--skip-rss]
+
+What one run measures (progress lines go to stdout, then a summary table):
+
+a. **Ceiling.** A bare aiohttp client (default asyncio loop, as ``regnotify worker`` runs) POSTs
+   the ``repo_push`` sample payload N times, 64 requests in flight, to a local aiohttp receiver
+   answering 204. The receiver is a separate process (uvloop when installed), so client and
+   receiver each get a core; it is the same receiver for every phase. The ceiling is measured
+   again right before each drain and each ratio uses the ceiling measured next to it, which
+   keeps a noisy shared machine from skewing the comparison.
+
+b. **Drain.** On SQLite (a temp file) and on PostgreSQL (a schema of its own, dropped at the
+   end): 10 webhook notifications (signed, ``whsec_`` secret) on one repository, N/10 repo_push
+   events recorded with ``record_event`` in batches of 50 events per write transaction, so N
+   deliveries are pending. Then one ``Worker`` (concurrency 64, per-host 64, poll 0.05 s) runs
+   in this process until every delivery is ``succeeded``. Reported:
+
+   - deliveries/s = N / (last ``finished_at`` - worker start), and **ratio** = that / ceiling.
+     The ratio is the share of the bare HTTP client's speed regnotify keeps once each request
+     also costs a claim, a decrypt, a signature and a finish transaction with its attempt row.
+     1.0 would mean the database work is free; 0.5 means half the time goes to bookkeeping.
+   - backlog latency p50/p99: event stored (``Event.received_at``) to the receiver's arrival
+     time (matched by the ``webhook-id`` header = ``Delivery.uuid``) and to ``finished_at``.
+     With the whole backlog queued before the worker starts, this is mostly time spent waiting
+     in the queue (about N / rate / 2 at p50), not per-delivery overhead.
+   - steady latency p50/p99: afterwards, with the worker still running, events arrive one per
+     transaction at 30% of the measured drain rate (capped at 200 deliveries/s) for a few
+     seconds: this is the latency a user sees when the worker keeps up (poll interval, NOTIFY).
+
+c. **Memory.** A ``python -m regnotify.cli worker`` subprocess (same settings, via
+   ``REGNOTIFY_*`` variables) is started on an empty SQLite database to get its idle RSS, then on
+   one holding 100,000 pending deliveries (bulk-inserted with Core ``executemany``); ``VmHWM``
+   and ``VmRSS`` from ``/proc/<pid>/status`` are sampled while it drains for up to 60 s, and
+   how many it delivered is reported.
+
+Targets (from the issue) are printed with PASS/MISS: ratio >= 0.5 on SQLite, >= 0.4 on
+PostgreSQL, peak RSS < 200 MB (decimal megabytes, 200e6 bytes). ``--breakdown`` additionally
+wraps the worker's ``claim``/``finish``/``send`` to report call counts and time per delivery
+(a little overhead, so it is off for the headline figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import functools
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+from cryptography.fernet import Fernet
+from sqlalchemy import func, insert, select, text
+
+from regnotify import accounts
+from regnotify.config import Settings, async_driver_url
+from regnotify.crypto import SecretBox
+from regnotify.db import Database, migrate
+from regnotify.db.models import Delivery, Event, Notification, Repository
+from regnotify.delivery import worker as worker_module
+from regnotify.delivery.senders import build_senders
+from regnotify.delivery.worker import Worker
+from regnotify.events import RepositoryRef, get_event_kind
+from regnotify.ingest import record_event
+from regnotify.methods import get_method
+
+T = TypeVar("T")
+
+CONCURRENCY = 64
+NOTIFICATIONS = 10
+EVENTS_PER_TRANSACTION = 50
+RSS_DELIVERIES = 100_000
+WEBHOOK_SECRET = "whsec_" + "QmVuY2htYXJrIHNpZ25pbmcgc2VjcmV0IQ=="  # 26 bytes after base64
+TARGET_RATIO = {"sqlite": 0.5, "postgresql": 0.4}
+TARGET_RSS_BYTES = 200_000_000
+REPO = RepositoryRef("acme", "app", "registry.test", "https://regnotify.test")
+
+STARTED = time.monotonic()
+
+
+def say(message: str) -> None:
+    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile of ``values`` (q in 0..100); NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def sample_body() -> bytes:
+    payload = get_event_kind("repo_push").sample_payload(REPO)
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# -- the receiver: a separate process --------------------------------------------------------------
+
+
+def receiver_main(conn: Connection) -> None:
+    """Process entry point: serve POST /hook (204) and a few control routes; send the port back."""
+    try:
+        import uvloop  # noqa: PLC0415
+
+        uvloop.run(_receiver(conn))
+    except ImportError:
+        asyncio.run(_receiver(conn))
+
+
+async def _receiver(conn: Connection) -> None:
+    state: dict[str, Any] = {"count": 0, "duplicates": 0, "record": True, "arrivals": {}}
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        now = time.time()
+        state["count"] += 1
+        if state["record"]:
+            webhook_id = request.headers.get("webhook-id", "")
+            if webhook_id in state["arrivals"]:
+                state["duplicates"] += 1
+            else:
+                state["arrivals"][webhook_id] = now
+        return web.Response(status=204)
+
+    async def stats(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {"count": state["count"], "duplicates": state["duplicates"], "unique": len(state["arrivals"])}
+        )
+
+    async def reset(request: web.Request) -> web.Response:
+        state.update(count=0, duplicates=0, arrivals={}, record=request.query.get("record", "1") == "1")
+        return web.Response(status=204)
+
+    async def arrivals(_request: web.Request) -> web.Response:
+        return web.json_response(state["arrivals"])
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    app.router.add_get("/_stats", stats)
+    app.router.add_post("/_reset", reset)
+    app.router.add_get("/_arrivals", arrivals)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+    await site.start()
+    server = site._server
+    assert server is not None
+    conn.send(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
+    await asyncio.Event().wait()
+
+
+@dataclass
+class ReceiverHandle:
+    process: multiprocessing.process.BaseProcess
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def hook_url(self) -> str:
+        return f"{self.base}/hook"
+
+    async def _call(self, method: str, path: str) -> Any:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(method, self.base + path) as response,
+        ):
+            response.raise_for_status()
+            return await response.json() if response.status == 200 else None
+
+    async def reset(self, *, record: bool = True) -> None:
+        await self._call("POST", f"/_reset?record={int(record)}")
+
+    async def stats(self) -> dict[str, int]:
+        return dict(await self._call("GET", "/_stats"))
+
+    async def arrivals(self) -> dict[str, float]:
+        return dict(await self._call("GET", "/_arrivals"))
+
+
+def start_receiver() -> ReceiverHandle:
+    context = multiprocessing.get_context("spawn")
+    parent, child = context.Pipe()
+    process = context.Process(target=receiver_main, args=(child,), daemon=True, name="bench-receiver")
+    process.start()
+    if not parent.poll(30):
+        process.terminate()
+        raise RuntimeError("the receiver process did not start")
+    return ReceiverHandle(process, int(parent.recv()))
+
+
+# -- a. the ceiling --------------------------------------------------------------------------------
+
+
+async def measure_ceiling(receiver: ReceiverHandle, body: bytes, n: int) -> float:
+    """Requests/s of a bare aiohttp client, CONCURRENCY in flight."""
+    await receiver.reset()
+    errors = 0
+    numbers = iter(range(n))
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def client() -> None:
+            nonlocal errors
+            for i in numbers:
+                headers = {"Content-Type": "application/json", "webhook-id": f"ceiling-{i}"}
+                async with session.post(receiver.hook_url, data=body, headers=headers) as response:
+                    await response.read()
+                    errors += response.status != 204
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    seen = (await receiver.stats())["count"]
+    if errors or seen != n:
+        raise RuntimeError(f"ceiling run broken: {errors} errors, receiver saw {seen} of {n}")
+    return n / elapsed
+
+
+# -- b. draining deliveries ------------------------------------------------------------------------
+
+
+@dataclass
+class Breakdown:
+    """Call counts and cumulative wall time of the worker's steps (``--breakdown``)."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    claimed: int = 0
+
+    def wrap(self, name: str, target: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+        @functools.wraps(target)
+        async def timed(*args: Any, **kwargs: Any) -> T:
+            started = time.perf_counter()
+            try:
+                result = await target(*args, **kwargs)
+            finally:
+                self.calls[name] = self.calls.get(name, 0) + 1
+                self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            if name == "claim":
+                self.claimed += len(result)  # type: ignore[arg-type]
+            return result
+
+        return timed
+
+
+@contextlib.contextmanager
+def instrumented(breakdown: Breakdown | None) -> Iterator[None]:
+    """Wrap claim, finish and send as the worker module sees them, for the block's duration."""
+    if breakdown is None:
+        yield
+        return
+    saved_claim, saved_finish, saved_send = worker_module.claim, worker_module.finish, Worker.send
+    worker_module.claim = breakdown.wrap("claim", saved_claim)  # type: ignore[assignment]
+    worker_module.finish = breakdown.wrap("finish", saved_finish)  # type: ignore[assignment]
+    Worker.send = breakdown.wrap("send", saved_send)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        worker_module.claim, worker_module.finish = saved_claim, saved_finish  # type: ignore[assignment]
+        Worker.send = saved_send  # type: ignore[method-assign]
+
+
+@dataclass
+class DrainResult:
+    engine: str
+    deliveries: int = 0
+    ingest_per_s: float = 0.0
+    ceiling_per_s: float = 0.0
+    drained_per_s: float = 0.0
+    ratio: float = 0.0
+    seconds: float = 0.0
+    duplicates: int = 0
+    backlog_arrival_p50_ms: float = 0.0
+    backlog_arrival_p99_ms: float = 0.0
+    backlog_finished_p50_ms: float = 0.0
+    backlog_finished_p99_ms: float = 0.0
+    steady_deliveries: int = 0
+    steady_rate: float = 0.0
+    steady_arrival_p50_ms: float = 0.0
+    steady_arrival_p99_ms: float = 0.0
+    steady_finished_p50_ms: float = 0.0
+    steady_finished_p99_ms: float = 0.0
+    complete: bool = False
+    breakdown: dict[str, Any] | None = None
+    pg_waits: dict[str, int] | None = None
+    note: str = ""
+
+
+def bench_settings(database_url: str, data_dir: Path, secret_key: str) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        public_base_url="https://regnotify.test",
+        registry_host="registry.test",
+        secret_key=secret_key,
+        outbound_allowed_networks=["127.0.0.1/32"],
+        worker_concurrency=CONCURRENCY,
+        per_host_concurrency=CONCURRENCY,
+        poll_interval=0.05,
+    )
+
+
+async def make_scene(db: Database, box: SecretBox, hook_url: str, notifications: int) -> Repository:
+    """User ``admin``, organization ``acme``, repository ``acme/app`` with ``notifications`` webhooks."""
+    webhook = get_method("webhook")
+    async with db.write() as session:
+        admin = await accounts.create_user(session, "admin", email="admin@example.com")
+        await accounts.create_organization(session, "acme", admins=[admin])
+        repository = await accounts.create_repository(session, "acme/app")
+        for i in range(notifications):
+            session.add(
+                Notification(
+                    uuid=str(uuid.uuid4()),
+                    repository_id=repository.id,
+                    title=f"bench webhook {i}",
+                    event="repo_push",
+                    method="webhook",
+                    config=webhook.seal({"url": hook_url, "secret": WEBHOOK_SECRET}, box),
+                    event_config={},
+                )
+            )
+    return repository
+
+
+async def count_states(db: Database) -> dict[str, int]:
+    async with db.read() as session:
+        rows = await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+        return {state: int(n) for state, n in rows.all()}
+
+
+async def delivery_times(db: Database, source: str) -> list[tuple[str, datetime, datetime | None, str]]:
+    """(uuid, event received_at, finished_at, state) of the deliveries of events from ``source``."""
+    async with db.read() as session:
+        rows = await session.execute(
+            select(Delivery.uuid, Event.received_at, Delivery.finished_at, Delivery.state)
+            .join(Event, Event.id == Delivery.event_id)
+            .where(Event.source == source)
+        )
+        return [(u, r, f, s) for u, r, f, s in rows.all()]
+
+
+def latencies(
+    rows: list[tuple[str, datetime, datetime | None, str]], arrivals: dict[str, float]
+) -> tuple[list[float], list[float]]:
+    """Milliseconds from stored to arrival, and from stored to finished."""
+    to_arrival = [(arrivals[u] - r.timestamp()) * 1000 for u, r, _f, _s in rows if u in arrivals]
+    to_finish = [(f - r).total_seconds() * 1000 for _u, r, f, _s in rows if f is not None]
+    return to_arrival, to_finish
+
+
+async def sample_pg_waits(db: Database, stop: asyncio.Event, into: dict[str, int]) -> None:
+    """Count wait events of the other sessions of this database, every 50 ms (PostgreSQL)."""
+    query = text(
+        "SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU/running') AS w, count(*) "
+        "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+        "AND state = 'active' GROUP BY 1"
+    )
+    async with db.engine.connect() as conn:
+        while not stop.is_set():
+            for wait, n in (await conn.execute(query)).all():
+                into[wait] = into.get(wait, 0) + int(n)
+            await conn.commit()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
+
+
+async def wait_for_states(db: Database, total: int, deadline: float, label: str) -> bool:
+    """Poll until ``total`` deliveries are succeeded; False at the deadline."""
+    last_report = time.monotonic()
+    while time.monotonic() < deadline:
+        states = await count_states(db)
+        done = states.get("succeeded", 0)
+        if done >= total:
+            return True
+        if states.get("failed"):
+            say(f"{label}: {states['failed']} deliveries FAILED; see delivery_attempts")
+            return False
+        if time.monotonic() - last_report >= 5:
+            say(f"{label}: {done}/{total} succeeded")
+            last_report = time.monotonic()
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def drain(
+    engine: str,
+    url: str,
+    receiver: ReceiverHandle,
+    body: bytes,
+    n: int,
+    workdir: Path,
+    *,
+    steady_seconds: float,
+    breakdown: bool,
+) -> DrainResult:
+    result = DrainResult(engine=engine)
+    say(f"{engine}: measuring the ceiling next to this drain")
+    result.ceiling_per_s = await measure_ceiling(receiver, body, n)
+    say(f"{engine}: ceiling {result.ceiling_per_s:,.0f} requests/s")
+
+    secret_key = Fernet.generate_key().decode()
+    box = SecretBox(secret_key)
+    settings = bench_settings(url, workdir / f"data-{engine}", secret_key)
+    db = Database(async_driver_url(url))
+    try:
+        await migrate(db.engine)
+        repository = await make_scene(db, box, receiver.hook_url, NOTIFICATIONS)
+        kind = get_event_kind("repo_push")
+        payload = kind.sample_payload(REPO)
+        events = max(1, n // NOTIFICATIONS)
+        total = events * NOTIFICATIONS
+        result.deliveries = total
+
+        say(f"{engine}: recording {events} events -> {total} deliveries")
+        started = time.perf_counter()
+        for first in range(0, events, EVENTS_PER_TRANSACTION):
+            async with db.write() as session:
+                repo = await session.get(Repository, repository.id)
+                assert repo is not None
+                for _ in range(min(EVENTS_PER_TRANSACTION, events - first)):
+                    await record_event(session, repo, kind, payload, source="backlog")
+        result.ingest_per_s = total / (time.perf_counter() - started)
+        say(f"{engine}: recorded at {result.ingest_per_s:,.0f} deliveries/s; starting the worker")
+
+        await receiver.reset()
+        senders = build_senders(settings, db)
+        timing = Breakdown() if breakdown else None
+        waits: dict[str, int] = {}
+        stop_sampling = asyncio.Event()
+        sampler = (
+            asyncio.create_task(sample_pg_waits(db, stop_sampling, waits))
+            if breakdown and db.dialect == "postgresql"
+            else None
+        )
+        with instrumented(timing):
+            worker = Worker(db, settings, senders, box, name="bench-worker")
+            stop = asyncio.Event()
+            worker_started = datetime.now(UTC)
+            task = asyncio.create_task(worker.run(stop))
+            deadline = time.monotonic() + max(120.0, total / 20)
+            result.complete = await wait_for_states(db, total, deadline, engine)
+            stop_sampling.set()
+            if sampler is not None:
+                await sampler
+            async with db.read() as session:
+                last = await session.scalar(select(func.max(Delivery.finished_at)))
+            elapsed = ((last or datetime.now(UTC)) - worker_started).total_seconds()
+            result.seconds = elapsed
+            result.drained_per_s = total / elapsed if result.complete else 0.0
+            result.ratio = result.drained_per_s / result.ceiling_per_s
+            say(
+                f"{engine}: drained {total} in {elapsed:.2f}s = {result.drained_per_s:,.0f} deliveries/s "
+                f"(ratio {result.ratio:.2f})"
+            )
+            if timing is not None:
+                result.breakdown = {
+                    "calls": timing.calls,
+                    "seconds": {k: round(v, 3) for k, v in timing.seconds.items()},
+                    "claimed": timing.claimed,
+                }
+                result.pg_waits = waits or None
+
+            stats = await receiver.stats()
+            result.duplicates = stats["duplicates"]
+            backlog_arrivals = await receiver.arrivals()
+            to_arrival, to_finish = latencies(await delivery_times(db, "backlog"), backlog_arrivals)
+            result.backlog_arrival_p50_ms = percentile(to_arrival, 50)
+            result.backlog_arrival_p99_ms = percentile(to_arrival, 99)
+            result.backlog_finished_p50_ms = percentile(to_finish, 50)
+            result.backlog_finished_p99_ms = percentile(to_finish, 99)
+
+            if result.complete and steady_seconds > 0:
+                await steady(db, receiver, repository, result, steady_seconds, engine)
+
+            stop.set()
+            await task
+        await senders.close()
+    finally:
+        await db.dispose()
+    return result
+
+
+async def steady(
+    db: Database,
+    receiver: ReceiverHandle,
+    repository: Repository,
+    result: DrainResult,
+    seconds: float,
+    engine: str,
+) -> None:
+    """Events one per transaction at a rate the worker keeps up with; latency of their deliveries."""
+    kind = get_event_kind("repo_push")
+    payload = kind.sample_payload(REPO)
+    rate = min(200.0, 0.3 * result.drained_per_s)  # deliveries/s
+    events = max(1, int(seconds * rate / NOTIFICATIONS))
+    interval = NOTIFICATIONS / rate
+    before = await count_states(db)
+    say(f"{engine}: steady load, {rate:.0f} deliveries/s for {seconds:g}s ({events} events)")
+    await receiver.reset()
+    started = time.monotonic()
+    for i in range(events):
+        await asyncio.sleep(max(0.0, started + i * interval - time.monotonic()))
+        async with db.write() as session:
+            repo = await session.get(Repository, repository.id)
+            assert repo is not None
+            await record_event(session, repo, kind, payload, source="steady")
+    target = before.get("succeeded", 0) + events * NOTIFICATIONS
+    await wait_for_states(db, target, time.monotonic() + 60, f"{engine} steady")
+    to_arrival, to_finish = latencies(await delivery_times(db, "steady"), await receiver.arrivals())
+    result.steady_deliveries = len(to_arrival)
+    result.steady_rate = rate
+    result.steady_arrival_p50_ms = percentile(to_arrival, 50)
+    result.steady_arrival_p99_ms = percentile(to_arrival, 99)
+    result.steady_finished_p50_ms = percentile(to_finish, 50)
+    result.steady_finished_p99_ms = percentile(to_finish, 99)
+
+
+# -- PostgreSQL: a schema of its own ---------------------------------------------------------------
+
+
+@dataclass
+class PostgresSchema:
+    server_url: str
+    schema: str = field(default_factory=lambda: f"regnotify_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}")
+
+    @property
+    def url(self) -> str:
+        joiner = "&" if "?" in self.server_url else "?"
+        return f"{self.server_url}{joiner}options=-csearch_path%3D{self.schema}"
+
+    async def admin(self, statement: str) -> list[Any]:
+        db = Database(async_driver_url(self.server_url))
+        try:
+            async with db.engine.begin() as conn:
+                result = await conn.execute(text(statement))
+                return list(result.all()) if result.returns_rows else []
+        finally:
+            await db.dispose()
+
+
+# -- c. peak RSS of a worker process ---------------------------------------------------------------
+
+
+@dataclass
+class RssResult:
+    idle_hwm_bytes: int = 0
+    peak_hwm_bytes: int = 0
+    rss_samples_mib: list[float] = field(default_factory=list)
+    pending: int = 0
+    delivered: int = 0
+    seconds: float = 0.0
+    rate: float = 0.0
+    insert_seconds: float = 0.0
+    note: str = ""
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM in bytes, empty when the process is gone."""
+    values: dict[str, int] = {}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) * 1024
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return {}
+    return values
+
+
+def worker_env(database_path: Path, data_dir: Path, secret_key: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REGNOTIFY_")}
+    env.update(
+        REGNOTIFY_DATABASE_URL=f"sqlite:///{database_path}",
+        REGNOTIFY_DATA_DIR=str(data_dir),
+        REGNOTIFY_SECRET_KEY=secret_key,
+        REGNOTIFY_OUTBOUND_ALLOWED_NETWORKS='["127.0.0.1/32"]',
+        REGNOTIFY_WORKER_CONCURRENCY=str(CONCURRENCY),
+        REGNOTIFY_PER_HOST_CONCURRENCY=str(CONCURRENCY),
+        REGNOTIFY_POLL_INTERVAL="0.05",
+        REGNOTIFY_PUBLIC_BASE_URL="https://regnotify.test",
+        REGNOTIFY_REGISTRY_HOST="registry.test",
+    )
+    return env
+
+
+async def run_worker_process(
+    env: dict[str, str],
+    log_path: Path,
+    receiver: ReceiverHandle,
+    *,
+    seconds: float,
+    until_count: int | None,
+    samples: list[float],
+) -> tuple[int, int, float]:
+    """Run ``regnotify worker``; (peak VmHWM bytes, receiver count, seconds) when stopped."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+            [sys.executable, "-m", "regnotify.cli", "worker"], env=env, stdout=log, stderr=log
+        )
+    peak = 0
+    started = time.monotonic()
+    last_report = started
+    count = 0
+    try:
+        while time.monotonic() - started < seconds and process.poll() is None:
+            status = proc_status(process.pid)
+            peak = max(peak, status.get("VmHWM", 0))
+            if "VmRSS" in status:
+                samples.append(round(status["VmRSS"] / 2**20, 1))
+            count = (await receiver.stats())["count"]
+            if until_count is not None and count >= until_count:
+                break
+            if time.monotonic() - last_report >= 10:
+                say(f"rss: {count} delivered, VmRSS {status.get('VmRSS', 0) / 2**20:.0f} MiB")
+                last_report = time.monotonic()
+            await asyncio.sleep(0.25)
+        elapsed = time.monotonic() - started
+        if process.poll() is not None:
+            raise RuntimeError(f"the worker exited early with {process.returncode}; see {log_path}")
+        process.send_signal(signal.SIGTERM)
+        while process.poll() is None:  # the drain after SIGTERM counts towards the peak too
+            peak = max(peak, proc_status(process.pid).get("VmHWM", 0))
+            await asyncio.sleep(0.05)
+            if time.monotonic() - started > seconds + 60:
+                process.kill()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    count = (await receiver.stats())["count"]
+    return peak, count, elapsed
+
+
+async def bulk_pending(db: Database, repository_id: int, notification_ids: list[int], total: int) -> None:
+    """``total`` pending deliveries over ``total / len(notification_ids)`` events, Core executemany."""
+    payload = get_event_kind("repo_push").sample_payload(REPO)
+    per_event = len(notification_ids)
+    events = total // per_event
+    now = datetime.now(UTC)
+    chunk = 5000
+    async with db.engine.begin() as conn:
+        for first in range(0, events, chunk):
+            ids = range(first + 1, min(events, first + chunk) + 1)
+            await conn.execute(
+                insert(Event.__table__),
+                [
+                    {
+                        "id": i,
+                        "uuid": str(uuid.uuid4()),
+                        "repository_id": repository_id,
+                        "kind": "repo_push",
+                        "payload": payload,
+                        "source": "rss",
+                        "is_test": False,
+                        "received_at": now,
+                    }
+                    for i in ids
+                ],
+            )
+            await conn.execute(
+                insert(Delivery.__table__),
+                [
+                    {
+                        "uuid": str(uuid.uuid4()),
+                        "event_id": i,
+                        "notification_id": notification_id,
+                        "state": "pending",
+                        "is_test": False,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    }
+                    for i in ids
+                    for notification_id in notification_ids
+                ],
+            )
+
+
+async def measure_rss(receiver: ReceiverHandle, workdir: Path, seconds: float) -> RssResult:
+    result = RssResult()
+    base = workdir / "rss"
+    base.mkdir()
+    database_path = base / "regnotify.db"
+    secret_key = Fernet.generate_key().decode()
+    env = worker_env(database_path, base / "data", secret_key)
+    log_path = base / "worker.log"
+
+    db = Database(f"sqlite+aiosqlite:///{database_path}")
+    try:
+        await migrate(db.engine)
+        repository = await make_scene(db, SecretBox(secret_key), receiver.hook_url, NOTIFICATIONS)
+        async with db.read() as session:
+            notification_ids = list(await session.scalars(select(Notification.id).order_by(Notification.id)))
+    finally:
+        await db.dispose()
+
+    say("rss: idle worker on an empty queue for 5s")
+    await receiver.reset(record=False)
+    result.idle_hwm_bytes, _, _ = await run_worker_process(
+        env, log_path, receiver, seconds=5, until_count=None, samples=[]
+    )
+    say(f"rss: idle VmHWM {result.idle_hwm_bytes / 2**20:.1f} MiB")
+
+    say(f"rss: bulk-inserting {RSS_DELIVERIES:,} pending deliveries")
+    started = time.perf_counter()
+    db = Database(f"sqlite+aiosqlite:///{database_path}")
+    try:
+        await bulk_pending(db, repository.id, notification_ids, RSS_DELIVERIES)
+        result.pending = (await count_states(db)).get("pending", 0)
+    finally:
+        await db.dispose()
+    result.insert_seconds = time.perf_counter() - started
+    say(
+        f"rss: {result.pending:,} pending after {result.insert_seconds:.1f}s; draining for up to {seconds:g}s"
+    )
+
+    await receiver.reset(record=False)
+    result.peak_hwm_bytes, result.delivered, result.seconds = await run_worker_process(
+        env, log_path, receiver, seconds=seconds, until_count=result.pending, samples=result.rss_samples_mib
+    )
+    result.rate = result.delivered / result.seconds if result.seconds else 0.0
+    say(
+        f"rss: peak VmHWM {result.peak_hwm_bytes / 2**20:.1f} MiB; {result.delivered:,} delivered in "
+        f"{result.seconds:.1f}s ({result.rate:,.0f}/s including start-up)"
+    )
+    return result
+
+
+# -- the machine and the report --------------------------------------------------------------------
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "-"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def report(
+    machine: dict[str, str],
+    ceiling: float,
+    drains: list[DrainResult],
+    rss: RssResult | None,
+    skipped: list[str],
+) -> None:
+    print()
+    print("== machine ==")
+    for key, value in machine.items():
+        print(f"  {key:<22} {value}")
+    print()
+    print("== figures ==")
+    print(f"  ceiling (bare aiohttp, {CONCURRENCY} in flight): {ceiling:,.0f} requests/s")
+    for d in drains:
+        target = TARGET_RATIO[d.engine]
+        print(f"  -- {d.engine} ({d.deliveries} deliveries) --")
+        print(f"     recorded at             {d.ingest_per_s:,.0f} deliveries/s (50 events/transaction)")
+        print(f"     ceiling next to it      {d.ceiling_per_s:,.0f} requests/s")
+        print(f"     drained at              {d.drained_per_s:,.0f} deliveries/s in {d.seconds:.2f}s")
+        print(
+            f"     ratio to ceiling        {d.ratio:.2f}   target >= {target}  {verdict(d.ratio >= target)}"
+        )
+        print(
+            f"     backlog latency         p50 {d.backlog_arrival_p50_ms:,.0f} ms  "
+            f"p99 {d.backlog_arrival_p99_ms:,.0f} ms (stored -> receiver); "
+            f"p50 {d.backlog_finished_p50_ms:,.0f} / p99 {d.backlog_finished_p99_ms:,.0f} ms to finished_at"
+        )
+        if d.steady_deliveries:
+            print(
+                f"     steady latency          p50 {d.steady_arrival_p50_ms:,.1f} ms  "
+                f"p99 {d.steady_arrival_p99_ms:,.1f} ms (stored -> receiver) at {d.steady_rate:.0f}/s; "
+                f"p50 {d.steady_finished_p50_ms:,.1f} / p99 {d.steady_finished_p99_ms:,.1f} ms to finished_at"
+            )
+        print(f"     duplicates at receiver  {d.duplicates}")
+        if d.breakdown:
+            calls, secs, claimed = d.breakdown["calls"], d.breakdown["seconds"], d.breakdown["claimed"]
+            claims = calls.get("claim", 0)
+            print(
+                f"     breakdown               claim: {claims} calls, {claimed / max(claims, 1):.1f} rows/call, "
+                f"{1000 * secs.get('claim', 0) / max(claims, 1):.1f} ms/call; "
+                f"finish: {1000 * secs.get('finish', 0) / max(calls.get('finish', 1), 1):.1f} ms/call; "
+                f"send: {1000 * secs.get('send', 0) / max(calls.get('send', 1), 1):.1f} ms/call"
+            )
+        if d.pg_waits:
+            top = sorted(d.pg_waits.items(), key=lambda kv: -kv[1])[:6]
+            print("     pg active-session waits " + ", ".join(f"{k} {v}" for k, v in top))
+        if not d.complete:
+            print("     (INCOMPLETE: not every delivery succeeded before the deadline)")
+    for note in skipped:
+        print(f"  -- {note}")
+    if rss is not None:
+        ok = rss.peak_hwm_bytes < TARGET_RSS_BYTES
+        print(f"  -- worker RSS ({rss.pending:,} pending, SQLite, `python -m regnotify.cli worker`) --")
+        print(f"     idle VmHWM              {rss.idle_hwm_bytes / 2**20:.1f} MiB")
+        print(
+            f"     peak VmHWM              {rss.peak_hwm_bytes / 2**20:.1f} MiB "
+            f"({rss.peak_hwm_bytes / 1e6:.0f} MB)   target < 200 MB  {verdict(ok)}"
+        )
+        print(
+            f"     delivered               {rss.delivered:,} in {rss.seconds:.1f}s "
+            f"({rss.rate:,.0f}/s including start-up)"
+        )
+        if rss.rss_samples_mib:
+            samples = rss.rss_samples_mib
+            picks = [samples[int(i * (len(samples) - 1) / 5)] for i in range(6)]
+            print("     VmRSS over the run      " + " -> ".join(f"{v:.0f}" for v in picks) + " MiB")
+    print()
+    print("== targets ==")
+    for d in drains:
+        print(
+            f"  ratio {d.engine:<10} {d.ratio:5.2f} >= {TARGET_RATIO[d.engine]:<4}  {verdict(d.ratio >= TARGET_RATIO[d.engine])}"
+        )
+    if rss is not None:
+        print(
+            f"  peak RSS         {rss.peak_hwm_bytes / 1e6:5.0f} MB < 200  "
+            f"{verdict(rss.peak_hwm_bytes < TARGET_RSS_BYTES)}"
+        )
+
+
+async def amain(args: argparse.Namespace) -> dict[str, Any]:
+    body = sample_body()
+    machine = {
+        "cpus": str(os.cpu_count()),
+        "cpu model": cpu_model(),
+        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "sqlite": sqlite3.sqlite_version,
+        "postgresql": "not measured",
+        "aiohttp / sqlalchemy": f"{package_version('aiohttp')} / {package_version('sqlalchemy')}",
+        "psycopg / aiosqlite": f"{package_version('psycopg')} / {package_version('aiosqlite')}",
+        "payload": f"repo_push sample, {len(body)} bytes",
+    }
+    say(f"machine: {machine['cpus']} x {machine['cpu model']}, Python {machine['python']}")
+    receiver = start_receiver()
+    say(f"receiver process {receiver.process.pid} on {receiver.hook_url}")
+    drains: list[DrainResult] = []
+    skipped: list[str] = []
+    rss: RssResult | None = None
+    workdir = Path(tempfile.mkdtemp(prefix="regnotify-bench-"))
+    try:
+        say(f"a. ceiling: {args.deliveries} POSTs, {CONCURRENCY} in flight")
+        ceiling = await measure_ceiling(receiver, body, args.deliveries)
+        say(f"a. ceiling: {ceiling:,.0f} requests/s")
+
+        say("b. drain on SQLite")
+        sqlite_url = f"sqlite:///{workdir / 'drain.db'}"
+        drains.append(
+            await drain(
+                "sqlite",
+                sqlite_url,
+                receiver,
+                body,
+                args.deliveries,
+                workdir,
+                steady_seconds=args.steady_seconds,
+                breakdown=args.breakdown,
+            )
+        )
+
+        if args.postgres_url:
+            schema = PostgresSchema(args.postgres_url)
+            try:
+                ((version,),) = await schema.admin("SHOW server_version")
+                ((sync_commit,),) = await schema.admin("SHOW synchronous_commit")
+                machine["postgresql"] = f"{version} (synchronous_commit={sync_commit})"
+                await schema.admin(f'CREATE SCHEMA "{schema.schema}"')
+            except Exception as exc:
+                skipped.append(
+                    f"postgresql: unreachable at {args.postgres_url} ({type(exc).__name__}: {exc})"
+                )
+                say(f"b. PostgreSQL unreachable ({type(exc).__name__}: {exc}); skipping it")
+            else:
+                say(f"b. drain on PostgreSQL {version}, schema {schema.schema}")
+                try:
+                    drains.append(
+                        await drain(
+                            "postgresql",
+                            schema.url,
+                            receiver,
+                            body,
+                            args.deliveries,
+                            workdir,
+                            steady_seconds=args.steady_seconds,
+                            breakdown=args.breakdown,
+                        )
+                    )
+                finally:
+                    await schema.admin(f'DROP SCHEMA IF EXISTS "{schema.schema}" CASCADE')
+                    say(f"b. dropped schema {schema.schema}")
+        else:
+            skipped.append("postgresql: no --postgres-url given")
+
+        if args.skip_rss:
+            skipped.append("rss: skipped (--skip-rss)")
+        else:
+            say(f"c. worker RSS with {RSS_DELIVERIES:,} pending deliveries")
+            rss = await measure_rss(receiver, workdir, args.rss_seconds)
+    finally:
+        receiver.process.terminate()
+        receiver.process.join(5)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    report(machine, ceiling, drains, rss, skipped)
+    return {
+        "machine": machine,
+        "deliveries": args.deliveries,
+        "ceiling_per_s": ceiling,
+        "drains": [asdict(d) for d in drains],
+        "rss": asdict(rss) if rss else None,
+        "skipped": skipped,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--deliveries", type=int, default=5000, help="N for the ceiling and each drain")
+    parser.add_argument("--postgres-url", default=None, help="postgresql://user@host:port/db to bench on")
+    parser.add_argument("--skip-rss", action="store_true", help="skip the 100k-pending RSS measurement")
+    parser.add_argument("--rss-seconds", type=float, default=60.0, help="bound on the RSS drain")
+    parser.add_argument("--steady-seconds", type=float, default=5.0, help="steady-load phase; 0 skips it")
+    parser.add_argument("--breakdown", action="store_true", help="time claim/finish/send (adds overhead)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
+    args = parser.parse_args()
+    if args.deliveries < NOTIFICATIONS:
+        parser.error(f"--deliveries must be at least {NOTIFICATIONS}")
+    figures = asyncio.run(amain(args))
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+
+
+if __name__ == "__main__":
+    main()
