@@ -76,8 +76,7 @@ class Worker:
         self.box = box
         self.name = name or worker_name()
         self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
-        self.finished: list[Finished] = []  # recent outcomes, for tests and metrics; bounded
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Finished | None]] = set()
         self.wakeup = Wakeup(db)
         self._next_purge = 0.0
 
@@ -133,11 +132,8 @@ class Worker:
             "ok" if result.ok else "failed",
             f" status={result.status_code}" if result.status_code is not None else "",
         )
-        if outcome is not None:
-            self.finished.append(outcome)
-            del self.finished[:-1000]
-            if outcome.disabled:
-                await self.mail_admins_about_disable(claimed, result)
+        if outcome is not None and outcome.disabled:
+            await self.mail_admins_about_disable(claimed, result)
         return outcome
 
     async def mail_admins_about_disable(self, claimed: Claimed, result: SendResult) -> None:
@@ -159,7 +155,12 @@ class Worker:
     def _start(self, claimed: Claimed) -> None:
         task = asyncio.create_task(self.process(claimed))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Finished | None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a delivery task failed; its lease will run out", exc_info=task.exception())
 
     async def run_once(self) -> int:
         """Claim what fits in the free slots and start sending it; returns how many were claimed."""
