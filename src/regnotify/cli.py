@@ -28,12 +28,14 @@ team_app = typer.Typer(help="Teams of an organization.", no_args_is_help=True)
 repo_app = typer.Typer(help="Repositories.", no_args_is_help=True)
 permission_app = typer.Typer(help="Repository permissions.", no_args_is_help=True)
 token_app = typer.Typer(help="API bearer tokens.", no_args_is_help=True)
+source_app = typer.Typer(help="Event sources: registries and CI jobs.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(org_app, name="org")
 app.add_typer(team_app, name="team")
 app.add_typer(repo_app, name="repo")
 app.add_typer(permission_app, name="permission")
 app.add_typer(token_app, name="token")
+app.add_typer(source_app, name="source")
 
 
 def configure_logging(settings: Settings) -> None:
@@ -288,6 +290,22 @@ def token_create(
     issued = in_transaction(work)
     typer.echo(issued.secret)
     typer.echo(f"token {issued.id} ({issued.kind}): shown once, store it now", err=True)
+
+
+@source_app.command("create")
+def source_create(name: str) -> None:
+    """Create a source token for a registry (or CI job) and print it once."""
+
+    async def work(session: AsyncSession) -> accounts.IssuedToken:
+        return await accounts.issue_token(session, name=name)
+
+    issued = in_transaction(work)
+    typer.echo(issued.secret)
+    typer.echo(
+        f"source {name} (token {issued.id}): shown once; put it in the registry's endpoint headers as "
+        "Authorization: [Bearer <token>]",
+        err=True,
+    )
 
 
 @token_app.command("revoke")

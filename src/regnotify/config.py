@@ -37,9 +37,10 @@ class Settings(BaseSettings):
         description="Base URL users reach regnotify at; used in `homepage` and links. "
         "Default: http://HOST:PORT.",
     )
-    registry_host: str = Field(
-        default="localhost:5000",
-        description="Registry host name (and port) used in `docker_url`, e.g. registry.example.com.",
+    registry_host: str | None = Field(
+        default=None,
+        description="Registry host name (and port) used in `docker_url`, e.g. registry.example.com. "
+        "Unset: the host a registry's notification names, else localhost:5000.",
     )
     secret_key: str | None = Field(
         default=None,
@@ -60,6 +61,12 @@ class Settings(BaseSettings):
         description="Address ranges outbound requests may reach although they are internal "
         '(loopback, private, link-local...), e.g. ["10.20.0.0/16"]. JSON list in the environment.',
     )
+    push_window_seconds: float = Field(
+        default=600,
+        ge=0,
+        description="The same tag → digest reported again within this many seconds notifies once.",
+    )
+
     # -- delivery (the worker) ----------------------------------------------------------------
     retry_schedule: list[float] = Field(
         default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from regnotify.api import authorized_emails, deliveries, events, inbox, notifications
+from regnotify.api import authorized_emails, deliveries, events, inbox, notifications, registry
 from regnotify.api.body_limit import BodyLimitMiddleware
 from regnotify.api.context import Services
 from regnotify.api.errors import ApiError, install_error_handlers
@@ -13,5 +13,6 @@ router.include_router(authorized_emails.router)
 router.include_router(deliveries.router)
 router.include_router(events.router)
 router.include_router(inbox.router)
+router.include_router(registry.router)
 
 __all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]

@@ -266,3 +266,30 @@ class AuthorizedEmail(Base):
     send_count: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TagPush(Base):
+    """The last digest notified for each tag of a repository: re-pushes inside the window notify once."""
+
+    __tablename__ = "tag_pushes"
+    __table_args__ = (UniqueConstraint("repository_id", "tag", name="uq_tag_pushes_repository_tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(128))
+    digest: Mapped[str] = mapped_column(String(255))
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IngestRejection(Base):
+    """An event a source sent in good faith that could not be used, and why (superusers read these)."""
+
+    __tablename__ = "ingest_rejections"
+    __table_args__ = (Index("ix_ingest_rejections_received", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    reason: Mapped[str] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

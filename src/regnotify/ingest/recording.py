@@ -32,11 +32,18 @@ class Recorded:
     duplicate: bool
 
 
-def repository_ref(repository: Repository, settings: Settings) -> RepositoryRef:
+DEFAULT_REGISTRY_HOST = "localhost:5000"
+
+
+def repository_ref(
+    repository: Repository, settings: Settings, *, registry_host: str | None = None
+) -> RepositoryRef:
+    """Where the repository is pulled from and seen: the configured registry host, else the one
+    the event came through (``registry_host``), else Distribution's default."""
     return RepositoryRef(
         namespace=repository.namespace,
         name=repository.name,
-        registry_host=settings.registry_host,
+        registry_host=settings.registry_host or registry_host or DEFAULT_REGISTRY_HOST,
         base_url=settings.base_url,
         visibility=repository.visibility,
     )

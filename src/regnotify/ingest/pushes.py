@@ -1,0 +1,79 @@
+"""Tag pushes from any source: the repository appears on its first event, and a tag → digest
+pair seen again within the window notifies once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from regnotify import accounts
+from regnotify.config import Settings
+from regnotify.db.models import Repository, TagPush
+from regnotify.db.types import utcnow
+from regnotify.events import get_event_kind
+from regnotify.ingest.recording import Recorded, record_event, repository_ref
+
+
+async def ensure_repository(session: AsyncSession, full_name: str) -> Repository:
+    """The repository, created on first sight. A namespace nobody owns yet becomes an organization
+    with no members: only superusers administer it until they grant access."""
+    found = await accounts.find_repository(session, full_name)
+    if found is not None:
+        return found
+    namespace, _ = accounts.split_repository(full_name)
+    try:
+        async with session.begin_nested():
+            if not await accounts.find_user(session, namespace) and not await accounts.find_organization(
+                session, namespace
+            ):
+                await accounts.create_organization(session, namespace)
+            return await accounts.create_repository(session, full_name)
+    except (IntegrityError, accounts.AlreadyExists):  # another request created it meanwhile
+        found = await accounts.find_repository(session, full_name)
+        if found is None:
+            raise
+        return found
+
+
+async def _window_allows(
+    session: AsyncSession, repository: Repository, tag: str, digest: str, window: float
+) -> bool:
+    """Record tag → digest and say whether it should notify (not the same pair within the window)."""
+    now = utcnow()
+    row = await session.scalar(
+        select(TagPush).where(TagPush.repository_id == repository.id, TagPush.tag == tag).with_for_update()
+    )
+    if row is None:
+        try:
+            async with session.begin_nested():
+                session.add(TagPush(repository_id=repository.id, tag=tag, digest=digest, notified_at=now))
+            return True
+        except IntegrityError:  # a concurrent push of the same tag recorded it first
+            return False
+    if row.digest == digest and now - row.notified_at < timedelta(seconds=window):
+        return False
+    row.digest, row.notified_at = digest, now
+    return True
+
+
+async def record_tag_push(
+    session: AsyncSession,
+    repository: Repository,
+    tag: str,
+    digest: str,
+    *,
+    settings: Settings,
+    source: str,
+    external_id: str | None = None,
+    registry_host: str | None = None,
+) -> Recorded | None:
+    """A ``repo_push`` for one tag, or None when the same digest was notified within the window."""
+    if not await _window_allows(session, repository, tag, digest, settings.push_window_seconds):
+        return None
+    kind = get_event_kind("repo_push")
+    ref = repository_ref(repository, settings, registry_host=registry_host)
+    payload = kind.build_payload(ref, {"updated_tags": {tag: digest}})
+    return await record_event(session, repository, kind, payload, source=source, external_id=external_id)
