@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from regnotify.api import authorized_emails, deliveries, events, inbox, notifications, registry
+from regnotify.api import authorized_emails, builds, deliveries, events, inbox, notifications, registry
 from regnotify.api.body_limit import BodyLimitMiddleware
 from regnotify.api.context import Services
 from regnotify.api.errors import ApiError, install_error_handlers
@@ -10,6 +10,7 @@ from regnotify.api.errors import ApiError, install_error_handlers
 router = APIRouter(prefix="/api/v1")
 router.include_router(notifications.router)
 router.include_router(authorized_emails.router)
+router.include_router(builds.router)
 router.include_router(deliveries.router)
 router.include_router(events.router)
 router.include_router(inbox.router)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Float,
@@ -168,7 +169,8 @@ class Event(Base):
     uuid: Mapped[str] = mapped_column(String(36), unique=True)
     repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(64))
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
+    # Plain JSON on both engines: PostgreSQL's json keeps the field order Quay's payloads have.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(String(255))
     external_id: Mapped[str | None] = mapped_column(String(255))
     is_test: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -293,3 +295,21 @@ class IngestRejection(Base):
     reason: Mapped[str] = mapped_column(Text)
     excerpt: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Build(Base):
+    """A build a CI system reports (regnotify runs none): its phase and what its events carry."""
+
+    __tablename__ = "builds"
+    __table_args__ = (
+        CheckConstraint("phase IN ('queued', 'started', 'success', 'failure', 'cancelled')", name="phase"),
+        Index("ix_builds_repository_created", "repository_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(36), unique=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(16), default="queued")
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONDocument)  # the build's own event fields
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

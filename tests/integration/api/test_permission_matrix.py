@@ -55,6 +55,8 @@ ROUTES = [
     Route("POST", f"{REPO}/notification/{{uuid}}/deliveries/{{delivery}}/redeliver", frozenset(ADMINS), 202),
     Route("GET", f"{REPO}/authorizedemail/ops@example.com", frozenset(ADMINS), 200),
     Route("POST", f"{REPO}/authorizedemail/ops@example.com", frozenset(ADMINS), 200),
+    Route("POST", f"{REPO}/builds", frozenset(WRITERS | {"service"}), 201, {"docker_tags": ["latest"]}),
+    Route("GET", f"{REPO}/builds", frozenset(READERS), 200),
     Route("GET", "/api/v1/user/notifications", frozenset(USERS), 200),
     Route("PUT", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404, {"dismissed": True}),
 ]

@@ -115,7 +115,7 @@ def upgrade() -> None:
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column(
             "payload",
-            JSON_DOCUMENT,
+            sa.JSON(),  # json, not jsonb, on PostgreSQL: it keeps the payload's field order
             nullable=False,
         ),
         sa.Column("source", sa.String(length=255), nullable=False),
