@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from regnotify.api import authorized_emails, builds, deliveries, events, inbox, notifications, registry
+from regnotify.api import (
+    authorized_emails,
+    builds,
+    deliveries,
+    events,
+    inbox,
+    mirror,
+    notifications,
+    registry,
+)
 from regnotify.api.body_limit import BodyLimitMiddleware
 from regnotify.api.context import Services
 from regnotify.api.errors import ApiError, install_error_handlers
@@ -14,6 +23,7 @@ router.include_router(builds.router)
 router.include_router(deliveries.router)
 router.include_router(events.router)
 router.include_router(inbox.router)
+router.include_router(mirror.router)
 router.include_router(registry.router)
 
 __all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]
