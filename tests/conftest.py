@@ -150,3 +150,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for engine, engine_counts in sorted(counts.items()):
         summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(engine_counts.items()))
         terminalreporter.write_line(f"storage tests on {engine}: {summary}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres_only`` test what only PostgreSQL has: their SQLite variant is not collected."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if item.get_closest_marker("postgres_only") and params.get("engine_name") == "sqlite":
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

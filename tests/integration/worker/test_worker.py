@@ -249,10 +249,9 @@ async def test_concurrent_claims_take_disjoint_rows(scene: Scene, receiver: Rece
     assert len(ids) == 30 and len(set(ids)) == 30
 
 
+@pytest.mark.postgres_only  # LISTEN/NOTIFY is PostgreSQL's; SQLite polls
 async def test_running_worker_wakes_on_notify_and_stops_cleanly(scene: Scene) -> None:
     """With a poll interval far longer than the wait, only PostgreSQL's NOTIFY can wake the worker."""
-    if scene.db.dialect != "postgresql":
-        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite polls")
     settings = scene.settings.model_copy(update={"poll_interval": 120.0})
     senders = build_senders(settings, scene.db)
     worker = Worker(scene.db, settings, senders, scene.box, name="listener")

@@ -146,11 +146,10 @@ async def test_receiver_that_fails_then_recovers_gets_everything(
     assert len(set(slow_receiver.ids)) == 20
 
 
+@pytest.mark.postgres_only  # several worker processes share one PostgreSQL; SQLite runs one
 async def test_two_worker_processes_deliver_every_row_once(
     scene: Scene, slow_receiver: SlowReceiver, processes: WorkerProcesses
 ) -> None:
-    if scene.db.dialect != "postgresql":
-        pytest.skip("several worker processes share a PostgreSQL database; SQLite runs one")
     await scene.notification("webhook", {"url": slow_receiver.url})
     for index in range(200):
         await scene.push(f"t{index}")
