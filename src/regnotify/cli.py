@@ -100,8 +100,9 @@ def serve(
     typer.echo(
         f"regnotify on {settings.base_url} (storage: {storage})\n"
         f"  API docs for a browser: {settings.base_url}/docs\n"
-        f"  events API for a registry or CI job: "
-        f"POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"
+        f"  a registry's notifications endpoint: {settings.base_url}/api/v1/registry/events "
+        "(token: regnotify source create NAME)\n"
+        f"  events from CI jobs: POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"
     )
     uvicorn.run(create_app(settings, worker=True), host=settings.host, port=settings.port, log_level="info")
 
@@ -319,6 +320,10 @@ def token_revoke(token_id: int) -> None:
         fail(f"no live token {token_id}")
     typer.echo(f"revoked token {token_id}")
 
+
+from regnotify.cli_sources import vulns_app  # noqa: E402
+
+app.add_typer(vulns_app, name="vulns")
 
 if __name__ == "__main__":
     app()
