@@ -11,6 +11,7 @@ from regnotify.api import (
     mirror,
     notifications,
     registry,
+    vulnerabilities,
 )
 from regnotify.api.body_limit import BodyLimitMiddleware
 from regnotify.api.context import Services
@@ -25,5 +26,6 @@ router.include_router(events.router)
 router.include_router(inbox.router)
 router.include_router(mirror.router)
 router.include_router(registry.router)
+router.include_router(vulnerabilities.router)
 
 __all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]

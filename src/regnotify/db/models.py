@@ -313,3 +313,23 @@ class Build(Base):
     fields: Mapped[dict[str, Any]] = mapped_column(JSONDocument)  # the build's own event fields
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VulnerabilitySighting(Base):
+    """A vulnerability once seen in one manifest of a repository: each is notified only the first time.
+
+    ``manifest`` is the manifest digest, or ``tags:`` and the sorted tags when no digest is known.
+    """
+
+    __tablename__ = "vulnerability_sightings"
+    __table_args__ = (
+        UniqueConstraint(
+            "repository_id", "manifest", "vulnerability_id", name="uq_vulnerability_sightings_key"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    manifest: Mapped[str] = mapped_column(String(255))
+    vulnerability_id: Mapped[str] = mapped_column(String(255))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
