@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     delivery_retention_days: float = Field(
         default=30, gt=0, description="Finished deliveries (and their attempts) are purged after this."
     )
+    expiry_scan_interval: float = Field(
+        default=60, gt=0, description="Seconds between the worker's scans for expiring tags."
+    )
     worker_concurrency: int = Field(default=32, ge=1, le=1024, description="Sends in flight per worker.")
     per_host_concurrency: int = Field(default=8, ge=1, description="Sends in flight per destination host.")
     poll_interval: float = Field(default=0.5, gt=0, description="Seconds between polls when idle.")

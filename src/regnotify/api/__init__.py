@@ -11,6 +11,7 @@ from regnotify.api import (
     mirror,
     notifications,
     registry,
+    tags,
     vulnerabilities,
 )
 from regnotify.api.body_limit import BodyLimitMiddleware
@@ -26,6 +27,7 @@ router.include_router(events.router)
 router.include_router(inbox.router)
 router.include_router(mirror.router)
 router.include_router(registry.router)
+router.include_router(tags.router)
 router.include_router(vulnerabilities.router)
 
 __all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]

@@ -333,3 +333,28 @@ class VulnerabilitySighting(Base):
     manifest: Mapped[str] = mapped_column(String(255))
     vulnerability_id: Mapped[str] = mapped_column(String(255))
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TagExpiration(Base):
+    """When a tag expires, as a registry or tool reported it."""
+
+    __tablename__ = "tag_expirations"
+    __table_args__ = (UniqueConstraint("repository_id", "tag", name="uq_tag_expirations_repository_tag"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class ExpiryNotice(Base):
+    """A ``repo_image_expiry`` already queued for (notification, tag, expiry): never twice."""
+
+    __tablename__ = "expiry_notices"
+    __table_args__ = (UniqueConstraint("notification_id", "tag", "expires_at", name="uq_expiry_notices_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -33,6 +33,7 @@ from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.wakeup import Wakeup
 from regnotify.events import get_event_kind
+from regnotify.ingest.expiry import scan_expiries
 from regnotify.methods import get_method
 from regnotify.methods.sending import Outgoing, Senders, SendResult
 
@@ -79,6 +80,7 @@ class Worker:
         self._tasks: set[asyncio.Task[Finished | None]] = set()
         self.wakeup = Wakeup(db)
         self._next_purge = 0.0
+        self._next_expiry_scan = 0.0
 
     async def send(self, claimed: Claimed) -> SendResult:
         """One attempt. Never raises: every problem becomes a failed SendResult."""
@@ -194,6 +196,14 @@ class Worker:
         if deliveries or events:
             log.info("purged %d deliveries and %d events older than %s", deliveries, events, cutoff)
 
+    async def maybe_scan_expiries(self) -> None:
+        """Queue due ``repo_image_expiry`` events, at most every ``expiry_scan_interval`` seconds."""
+        if time.monotonic() < self._next_expiry_scan:
+            return
+        self._next_expiry_scan = time.monotonic() + self.settings.expiry_scan_interval
+        if queued := await scan_expiries(self.db, self.settings):
+            log.info("queued %d image-expiry notification(s)", queued)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the sends in flight finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
@@ -203,6 +213,7 @@ class Worker:
             try:
                 free = self.settings.worker_concurrency - len(self._tasks)
                 await self.maybe_purge()
+                await self.maybe_scan_expiries()
                 self.wakeup.event.clear()  # before claiming: a notice from now on wakes the next pause
                 got = await self.run_once() if free > 0 else 0
                 failures = 0

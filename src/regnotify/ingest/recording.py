@@ -93,11 +93,13 @@ async def record_event(
     source: str,
     external_id: str | None = None,
     test_for: Notification | None = None,
+    only_for: Notification | None = None,
 ) -> Recorded:
     """Store ``payload`` as an event of ``kind`` and queue its deliveries, in the caller's transaction.
 
     ``test_for`` records a test event (the test button): one delivery for that notification
-    alone, whatever its filter and state says.
+    alone, whatever its filter and state says. ``only_for`` records a real event meant for one
+    notification alone (the image-expiry scan, which knows whom it is for).
     """
     if external_id is not None:
         earlier = await _existing(session, repository, external_id)
@@ -130,10 +132,9 @@ async def record_event(
             raise EventConflict(f"event id {external_id!r} was already used for a different event") from None
         return Recorded(earlier, await _deliveries_of(session, earlier), duplicate=True)
 
+    single = test_for or only_for
     targets = (
-        [test_for]
-        if test_for is not None
-        else await _matching_notifications(session, repository, kind, payload)
+        [single] if single is not None else await _matching_notifications(session, repository, kind, payload)
     )
     deliveries = [
         (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ class Scene:
     ) -> Notification:
         async with self.db.write() as s:
             notification = Notification(
-                uuid=f"n-{method}-{id(config)}",
+                uuid=str(uuid.uuid4()),
                 repository_id=self.repository.id,
                 event=event,
                 method=method,
