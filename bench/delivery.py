@@ -10,9 +10,10 @@ What one run measures (progress lines go to stdout, then a summary table):
 a. **Ceiling.** A bare aiohttp client (default asyncio loop, as ``regnotify worker`` runs) POSTs
    the ``repo_push`` sample payload N times, 64 requests in flight, to a local aiohttp receiver
    answering 204. The receiver is a separate process (uvloop when installed), so client and
-   receiver each get a core; it is the same receiver for every phase. The ceiling is measured
-   again right before each drain and each ratio uses the ceiling measured next to it, which
-   keeps a noisy shared machine from skewing the comparison.
+   receiver each get a core; it is the same receiver for every phase. Each ceiling is the median
+   of 3 runs, and it is measured again right before each drain: each ratio uses the ceiling
+   measured next to it, which keeps a noisy shared machine from skewing the comparison. The
+   client's CPU time per request is reported too.
 
 b. **Drain.** On SQLite (a temp file) and on PostgreSQL (a schema of its own, dropped at the
    end): 10 webhook notifications (signed, ``whsec_`` secret) on one repository, N/10 repo_push
@@ -24,6 +25,10 @@ b. **Drain.** On SQLite (a temp file) and on PostgreSQL (a schema of its own, dr
      The ratio is the share of the bare HTTP client's speed regnotify keeps once each request
      also costs a claim, a decrypt, a signature and a finish transaction with its attempt row.
      1.0 would mean the database work is free; 0.5 means half the time goes to bookkeeping.
+     When the worker is CPU-bound (see "worker CPU": near 100% of one core), the ratio is about
+     (client CPU per request in the ceiling) / (worker CPU per delivery), so those two figures
+     say where to look. "DB connections opened" counts new connections during the drain (pool
+     churn).
    - backlog latency p50/p99: event stored (``Event.received_at``) to the receiver's arrival
      time (matched by the ``webhook-id`` header = ``Delivery.uuid``) and to ``finished_at``.
      With the whole backlog queued before the worker starts, this is mostly time spent waiting
@@ -40,8 +45,9 @@ c. **Memory.** A ``python -m regnotify.cli worker`` subprocess (same settings, v
 
 Targets (from the issue) are printed with PASS/MISS: ratio >= 0.5 on SQLite, >= 0.4 on
 PostgreSQL, peak RSS < 200 MB (decimal megabytes, 200e6 bytes). ``--breakdown`` additionally
-wraps the worker's ``claim``/``finish``/``send`` to report call counts and time per delivery
-(a little overhead, so it is off for the headline figures).
+wraps the worker's ``claim``/``finish``/``send`` to report call counts and wall time per call,
+and samples ``pg_stat_activity`` wait events on PostgreSQL (a little overhead, so it is off for
+the headline figures). ``--json PATH`` also writes every figure as JSON.
 """
 
 from __future__ import annotations
@@ -54,10 +60,10 @@ import json
 import multiprocessing
 import os
 import platform
+import resource
 import shutil
 import signal
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -72,7 +78,7 @@ from typing import Any, TypeVar
 import aiohttp
 from aiohttp import web
 from cryptography.fernet import Fernet
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import event, func, insert, select, text
 
 from regnotify import accounts
 from regnotify.config import Settings, async_driver_url
@@ -89,6 +95,7 @@ from regnotify.methods import get_method
 T = TypeVar("T")
 
 CONCURRENCY = 64
+CEILING_RUNS = 3  # the ceiling is the median of this many runs: the machine is shared and noisy
 NOTIFICATIONS = 10
 EVENTS_PER_TRANSACTION = 50
 RSS_DELIVERIES = 100_000
@@ -113,6 +120,12 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[rank - 1]
 
 
+def process_cpu() -> float:
+    """CPU seconds (user + system) of this process, all threads (aiosqlite runs SQLite in threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def sample_body() -> bytes:
     payload = get_event_kind("repo_push").sample_payload(REPO)
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
@@ -124,7 +137,7 @@ def sample_body() -> bytes:
 def receiver_main(conn: Connection) -> None:
     """Process entry point: serve POST /hook (204) and a few control routes; send the port back."""
     try:
-        import uvloop  # noqa: PLC0415
+        import uvloop
 
         uvloop.run(_receiver(conn))
     except ImportError:
@@ -218,8 +231,15 @@ def start_receiver() -> ReceiverHandle:
 # -- a. the ceiling --------------------------------------------------------------------------------
 
 
-async def measure_ceiling(receiver: ReceiverHandle, body: bytes, n: int) -> float:
-    """Requests/s of a bare aiohttp client, CONCURRENCY in flight."""
+async def measure_ceiling(receiver: ReceiverHandle, body: bytes, n: int) -> tuple[float, float]:
+    """The median of CEILING_RUNS runs of ``ceiling_run``: (requests/s, client CPU ms per request)."""
+    runs = sorted([await ceiling_run(receiver, body, n) for _ in range(CEILING_RUNS)])
+    say("   ceiling runs: " + ", ".join(f"{rate:,.0f}/s" for rate, _cpu in runs))
+    return runs[len(runs) // 2]
+
+
+async def ceiling_run(receiver: ReceiverHandle, body: bytes, n: int) -> tuple[float, float]:
+    """Requests/s of a bare aiohttp client, CONCURRENCY in flight, and its CPU ms per request."""
     await receiver.reset()
     errors = 0
     numbers = iter(range(n))
@@ -234,13 +254,13 @@ async def measure_ceiling(receiver: ReceiverHandle, body: bytes, n: int) -> floa
                     await response.read()
                     errors += response.status != 204
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), process_cpu()
         await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, process_cpu() - cpu
     seen = (await receiver.stats())["count"]
     if errors or seen != n:
         raise RuntimeError(f"ceiling run broken: {errors} errors, receiver saw {seen} of {n}")
-    return n / elapsed
+    return n / elapsed, 1000 * cpu / n
 
 
 # -- b. draining deliveries ------------------------------------------------------------------------
@@ -293,7 +313,11 @@ class DrainResult:
     deliveries: int = 0
     ingest_per_s: float = 0.0
     ceiling_per_s: float = 0.0
+    ceiling_cpu_ms: float = 0.0  # client CPU per request in the ceiling run
     drained_per_s: float = 0.0
+    cpu_ms_per_delivery: float = 0.0  # this process's CPU during the drain, per delivery
+    cpu_share: float = 0.0  # that CPU time / the drain's wall time (1.0 = one core saturated)
+    connections_opened: int = 0  # new database connections during the drain
     ratio: float = 0.0
     seconds: float = 0.0
     duplicates: int = 0
@@ -310,7 +334,6 @@ class DrainResult:
     complete: bool = False
     breakdown: dict[str, Any] | None = None
     pg_waits: dict[str, int] | None = None
-    note: str = ""
 
 
 def bench_settings(database_url: str, data_dir: Path, secret_key: str) -> Settings:
@@ -422,8 +445,8 @@ async def drain(
 ) -> DrainResult:
     result = DrainResult(engine=engine)
     say(f"{engine}: measuring the ceiling next to this drain")
-    result.ceiling_per_s = await measure_ceiling(receiver, body, n)
-    say(f"{engine}: ceiling {result.ceiling_per_s:,.0f} requests/s")
+    result.ceiling_per_s, result.ceiling_cpu_ms = await measure_ceiling(receiver, body, n)
+    say(f"{engine}: ceiling {result.ceiling_per_s:,.0f} requests/s ({result.ceiling_cpu_ms:.2f} ms CPU each)")
 
     secret_key = Fernet.generate_key().decode()
     box = SecretBox(secret_key)
@@ -450,6 +473,13 @@ async def drain(
         say(f"{engine}: recorded at {result.ingest_per_s:,.0f} deliveries/s; starting the worker")
 
         await receiver.reset()
+        connections = 0
+
+        def opened(*_args: Any) -> None:
+            nonlocal connections
+            connections += 1
+
+        event.listen(db.engine.sync_engine, "connect", opened)
         senders = build_senders(settings, db)
         timing = Breakdown() if breakdown else None
         waits: dict[str, int] = {}
@@ -462,10 +492,12 @@ async def drain(
         with instrumented(timing):
             worker = Worker(db, settings, senders, box, name="bench-worker")
             stop = asyncio.Event()
-            worker_started = datetime.now(UTC)
+            worker_started, cpu_started = datetime.now(UTC), process_cpu()
             task = asyncio.create_task(worker.run(stop))
             deadline = time.monotonic() + max(120.0, total / 20)
             result.complete = await wait_for_states(db, total, deadline, engine)
+            cpu = process_cpu() - cpu_started
+            result.connections_opened = connections
             stop_sampling.set()
             if sampler is not None:
                 await sampler
@@ -475,9 +507,11 @@ async def drain(
             result.seconds = elapsed
             result.drained_per_s = total / elapsed if result.complete else 0.0
             result.ratio = result.drained_per_s / result.ceiling_per_s
+            result.cpu_ms_per_delivery = 1000 * cpu / total
+            result.cpu_share = cpu / elapsed
             say(
                 f"{engine}: drained {total} in {elapsed:.2f}s = {result.drained_per_s:,.0f} deliveries/s "
-                f"(ratio {result.ratio:.2f})"
+                f"(ratio {result.ratio:.2f}); {result.cpu_ms_per_delivery:.2f} ms CPU per delivery"
             )
             if timing is not None:
                 result.breakdown = {
@@ -578,7 +612,6 @@ class RssResult:
     seconds: float = 0.0
     rate: float = 0.0
     insert_seconds: float = 0.0
-    note: str = ""
 
 
 def proc_status(pid: int) -> dict[str, int]:
@@ -592,6 +625,10 @@ def proc_status(pid: int) -> dict[str, int]:
     except (FileNotFoundError, ProcessLookupError, ValueError):
         return {}
     return values
+
+
+def log_tail(path: Path, chars: int = 2000) -> str:
+    return path.read_text(errors="replace")[-chars:]
 
 
 def worker_env(database_path: Path, data_dir: Path, secret_key: str) -> dict[str, str]:
@@ -621,15 +658,15 @@ async def run_worker_process(
 ) -> tuple[int, int, float]:
     """Run ``regnotify worker``; (peak VmHWM bytes, receiver count, seconds) when stopped."""
     with log_path.open("ab") as log:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-            [sys.executable, "-m", "regnotify.cli", "worker"], env=env, stdout=log, stderr=log
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "regnotify.cli", "worker", env=env, stdout=log, stderr=log
         )
     peak = 0
     started = time.monotonic()
     last_report = started
     count = 0
     try:
-        while time.monotonic() - started < seconds and process.poll() is None:
+        while time.monotonic() - started < seconds and process.returncode is None:
             status = proc_status(process.pid)
             peak = max(peak, status.get("VmHWM", 0))
             if "VmRSS" in status:
@@ -642,18 +679,20 @@ async def run_worker_process(
                 last_report = time.monotonic()
             await asyncio.sleep(0.25)
         elapsed = time.monotonic() - started
-        if process.poll() is not None:
-            raise RuntimeError(f"the worker exited early with {process.returncode}; see {log_path}")
+        if process.returncode is not None:
+            tail = log_tail(log_path)
+            raise RuntimeError(f"the worker exited early with {process.returncode}:\n{tail}")
         process.send_signal(signal.SIGTERM)
-        while process.poll() is None:  # the drain after SIGTERM counts towards the peak too
+        while process.returncode is None:  # the drain after SIGTERM counts towards the peak too
             peak = max(peak, proc_status(process.pid).get("VmHWM", 0))
-            await asyncio.sleep(0.05)
-            if time.monotonic() - started > seconds + 60:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), 0.05)
+            if process.returncode is None and time.monotonic() - started > seconds + 60:
                 process.kill()
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             process.kill()
-            process.wait()
+            await process.wait()
     count = (await receiver.stats())["count"]
     return peak, count, elapsed
 
@@ -765,7 +804,7 @@ def cpu_model() -> str:
 
 
 def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
         return version(name)
@@ -780,6 +819,7 @@ def verdict(ok: bool) -> str:
 def report(
     machine: dict[str, str],
     ceiling: float,
+    ceiling_cpu: float,
     drains: list[DrainResult],
     rss: RssResult | None,
     skipped: list[str],
@@ -790,13 +830,23 @@ def report(
         print(f"  {key:<22} {value}")
     print()
     print("== figures ==")
-    print(f"  ceiling (bare aiohttp, {CONCURRENCY} in flight): {ceiling:,.0f} requests/s")
+    print(
+        f"  ceiling (bare aiohttp, {CONCURRENCY} in flight): {ceiling:,.0f} requests/s, "
+        f"{ceiling_cpu:.2f} ms client CPU per request"
+    )
     for d in drains:
         target = TARGET_RATIO[d.engine]
         print(f"  -- {d.engine} ({d.deliveries} deliveries) --")
         print(f"     recorded at             {d.ingest_per_s:,.0f} deliveries/s (50 events/transaction)")
-        print(f"     ceiling next to it      {d.ceiling_per_s:,.0f} requests/s")
+        print(
+            f"     ceiling next to it      {d.ceiling_per_s:,.0f} requests/s, "
+            f"{d.ceiling_cpu_ms:.2f} ms client CPU per request"
+        )
         print(f"     drained at              {d.drained_per_s:,.0f} deliveries/s in {d.seconds:.2f}s")
+        print(
+            f"     worker CPU              {d.cpu_ms_per_delivery:.2f} ms per delivery "
+            f"({d.cpu_share:.0%} of one core over the drain); {d.connections_opened} DB connections opened"
+        )
         print(
             f"     ratio to ceiling        {d.ratio:.2f}   target >= {target}  {verdict(d.ratio >= target)}"
         )
@@ -816,7 +866,8 @@ def report(
             calls, secs, claimed = d.breakdown["calls"], d.breakdown["seconds"], d.breakdown["claimed"]
             claims = calls.get("claim", 0)
             print(
-                f"     breakdown               claim: {claims} calls, {claimed / max(claims, 1):.1f} rows/call, "
+                f"     breakdown (wall)        claim: {claims} calls, "
+                f"{claimed / max(claims, 1):.1f} rows/call, "
                 f"{1000 * secs.get('claim', 0) / max(claims, 1):.1f} ms/call; "
                 f"finish: {1000 * secs.get('finish', 0) / max(calls.get('finish', 1), 1):.1f} ms/call; "
                 f"send: {1000 * secs.get('send', 0) / max(calls.get('send', 1), 1):.1f} ms/call"
@@ -847,9 +898,8 @@ def report(
     print()
     print("== targets ==")
     for d in drains:
-        print(
-            f"  ratio {d.engine:<10} {d.ratio:5.2f} >= {TARGET_RATIO[d.engine]:<4}  {verdict(d.ratio >= TARGET_RATIO[d.engine])}"
-        )
+        target = TARGET_RATIO[d.engine]
+        print(f"  ratio {d.engine:<10} {d.ratio:5.2f} >= {target:<4}  {verdict(d.ratio >= target)}")
     if rss is not None:
         print(
             f"  peak RSS         {rss.peak_hwm_bytes / 1e6:5.0f} MB < 200  "
@@ -879,8 +929,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="regnotify-bench-"))
     try:
         say(f"a. ceiling: {args.deliveries} POSTs, {CONCURRENCY} in flight")
-        ceiling = await measure_ceiling(receiver, body, args.deliveries)
-        say(f"a. ceiling: {ceiling:,.0f} requests/s")
+        ceiling, ceiling_cpu = await measure_ceiling(receiver, body, args.deliveries)
+        say(f"a. ceiling: {ceiling:,.0f} requests/s ({ceiling_cpu:.2f} ms client CPU each)")
 
         say("b. drain on SQLite")
         sqlite_url = f"sqlite:///{workdir / 'drain.db'}"
@@ -940,11 +990,12 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         receiver.process.join(5)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    report(machine, ceiling, drains, rss, skipped)
+    report(machine, ceiling, ceiling_cpu, drains, rss, skipped)
     return {
         "machine": machine,
         "deliveries": args.deliveries,
         "ceiling_per_s": ceiling,
+        "ceiling_cpu_ms": ceiling_cpu,
         "drains": [asdict(d) for d in drains],
         "rss": asdict(rss) if rss else None,
         "skipped": skipped,
