@@ -87,6 +87,75 @@ async def _disable(session: AsyncSession, claimed: Claimed, failures: int, reaso
     return True
 
 
+async def record_outcome(
+    session: AsyncSession,
+    claimed: Claimed,
+    result: SendResult,
+    *,
+    started_at: datetime,
+    policy: RetryPolicy,
+    failure_threshold: int,
+    worker: str,
+) -> Finished | None:
+    """Record the attempt and move the delivery on, in the caller's transaction; None when the lease
+    was lost meanwhile."""
+    delivery = await hold_lease(session, claimed)
+    if delivery is None:
+        log.warning(
+            "delivery %s: lease lost before finishing; the attempt is not recorded", claimed.delivery_uuid
+        )
+        return None
+    now = utcnow()
+    number = delivery.attempts + 1
+    session.add(
+        DeliveryAttempt(
+            delivery_id=delivery.id,
+            number=number,
+            started_at=started_at,
+            duration_ms=round(result.duration_ms, 3),
+            outcome="succeeded" if result.ok else "failed",
+            status_code=result.status_code,
+            error=result.error,
+            response_excerpt=(result.response_excerpt or None) and result.response_excerpt[:MAX_EXCERPT],
+            request=result.request,
+            worker=worker[:64],
+        )
+    )
+    delivery.attempts = number
+    delivery.last_status_code = result.status_code
+    delivery.last_error = result.error
+    delivery.lease_owner = None
+    delivery.lease_expires_at = None
+    disabled = False
+
+    if result.ok:
+        delivery.state = "succeeded"
+        delivery.finished_at = now
+        if not claimed.is_test:
+            await session.execute(  # skipped when already 0: no write, no row lock
+                update(Notification)
+                .where(Notification.id == claimed.notification.id, Notification.number_of_failures != 0)
+                .values(number_of_failures=0)
+            )
+        return Finished("succeeded", number, None, False)
+
+    retry_in = None
+    if not (claimed.is_test or result.gone or result.permanent):
+        retry_in = policy.next_delay(number, result.retry_after)
+    if retry_in is None:
+        delivery.state = "failed"
+        delivery.finished_at = now
+    else:
+        delivery.next_attempt_at = now + timedelta(seconds=retry_in)
+    if not claimed.is_test:
+        failures = await _count_failure(session, claimed.notification.id)
+        if result.gone:
+            disabled = await _disable(session, claimed, failures, "the receiver answered 410 Gone")
+        elif failures >= failure_threshold:
+            disabled = await _disable(session, claimed, failures, f"{failures} consecutive failed attempts")
+    return Finished(delivery.state, number, delivery.next_attempt_at if retry_in else None, disabled)
+
+
 async def finish(
     db: Database,
     claimed: Claimed,
@@ -97,65 +166,17 @@ async def finish(
     failure_threshold: int,
     worker: str,
 ) -> Finished | None:
-    """Record the attempt and move the delivery on; None when the lease was lost meanwhile."""
+    """``record_outcome`` in a transaction of its own."""
     async with db.write() as session:
-        delivery = await hold_lease(session, claimed)
-        if delivery is None:
-            log.warning(
-                "delivery %s: lease lost before finishing; the attempt is not recorded", claimed.delivery_uuid
-            )
-            return None
-        now = utcnow()
-        number = delivery.attempts + 1
-        session.add(
-            DeliveryAttempt(
-                delivery_id=delivery.id,
-                number=number,
-                started_at=started_at,
-                duration_ms=round(result.duration_ms, 3),
-                outcome="succeeded" if result.ok else "failed",
-                status_code=result.status_code,
-                error=result.error,
-                response_excerpt=(result.response_excerpt or None) and result.response_excerpt[:MAX_EXCERPT],
-                request=result.request,
-                worker=worker[:64],
-            )
+        return await record_outcome(
+            session,
+            claimed,
+            result,
+            started_at=started_at,
+            policy=policy,
+            failure_threshold=failure_threshold,
+            worker=worker,
         )
-        delivery.attempts = number
-        delivery.last_status_code = result.status_code
-        delivery.last_error = result.error
-        delivery.lease_owner = None
-        delivery.lease_expires_at = None
-        disabled = False
-
-        if result.ok:
-            delivery.state = "succeeded"
-            delivery.finished_at = now
-            if not claimed.is_test:
-                await session.execute(
-                    update(Notification)
-                    .where(Notification.id == claimed.notification.id)
-                    .values(number_of_failures=0)
-                )
-            return Finished("succeeded", number, None, False)
-
-        retry_in = None
-        if not (claimed.is_test or result.gone or result.permanent):
-            retry_in = policy.next_delay(number, result.retry_after)
-        if retry_in is None:
-            delivery.state = "failed"
-            delivery.finished_at = now
-        else:
-            delivery.next_attempt_at = now + timedelta(seconds=retry_in)
-        if not claimed.is_test:
-            failures = await _count_failure(session, claimed.notification.id)
-            if result.gone:
-                disabled = await _disable(session, claimed, failures, "the receiver answered 410 Gone")
-            elif failures >= failure_threshold:
-                disabled = await _disable(
-                    session, claimed, failures, f"{failures} consecutive failed attempts"
-                )
-        return Finished(delivery.state, number, delivery.next_attempt_at if retry_in else None, disabled)
 
 
 def disabled_mail(claimed: Claimed, result: SendResult, base_url: str) -> tuple[str, str, str]:

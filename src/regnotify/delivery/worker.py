@@ -18,16 +18,14 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from regnotify.accounts import repository_admins
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
-from regnotify.delivery.outcome import Finished, disabled_mail, finish
+from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
+from regnotify.delivery.outcome import Finished, disabled_mail
 from regnotify.delivery.queue import Claimed, claim
 from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
@@ -40,7 +38,6 @@ from regnotify.methods.sending import Outgoing, Senders, SendResult
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 600.0  # seconds between purges of the delivery log
-DATABASE_ERRORS = (OperationalError, InterfaceError, PoolTimeout, OSError)
 
 
 def worker_name() -> str:
@@ -79,6 +76,7 @@ class Worker:
         self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
         self._tasks: set[asyncio.Task[Finished | None]] = set()
         self.wakeup = Wakeup(db)
+        self.finisher = Finisher(db, settings, self.policy, worker=self.name)
         self._next_purge = 0.0
         self._next_expiry_scan = 0.0
 
@@ -107,25 +105,7 @@ class Worker:
     async def process(self, claimed: Claimed) -> Finished | None:
         started_at: datetime = utcnow()
         result = await self.send(claimed)
-        for attempt in range(3):
-            try:
-                outcome = await finish(
-                    self.db,
-                    claimed,
-                    result,
-                    started_at=started_at,
-                    policy=self.policy,
-                    failure_threshold=self.settings.failure_threshold,
-                    worker=self.name,
-                )
-                break
-            except DATABASE_ERRORS:
-                log.warning(
-                    "delivery %s: could not record the attempt (try %d)", claimed.delivery_uuid, attempt + 1
-                )
-                await asyncio.sleep(1 + attempt)
-        else:
-            return None  # the lease runs out and the delivery is sent again: at-least-once
+        outcome = await self.finisher.submit(claimed, result, started_at)
         log.info(
             "delivery %s attempt %d %s: %s%s",
             claimed.delivery_uuid,
@@ -174,14 +154,13 @@ class Worker:
             self._start(item)
         return len(claimed)
 
-    async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
-        """Wait up to ``seconds``: less when stopping, when a slot frees up, or when woken by NOTIFY."""
+    async def _pause(self, stop: asyncio.Event, seconds: float, *, on_notify: bool = True) -> None:
+        """Wait up to ``seconds``: less when stopping, when a send finishes, or (``on_notify``) when
+        woken by NOTIFY."""
         own: list[asyncio.Future[bool]] = [asyncio.ensure_future(stop.wait())]
-        if len(self._tasks) < self.settings.worker_concurrency:
+        if on_notify:
             own.append(asyncio.ensure_future(self.wakeup.event.wait()))
-            waiters: set[asyncio.Future[Any]] = set(own)
-        else:
-            waiters = {*own, *self._tasks}
+        waiters: set[asyncio.Future[Any]] = {*own, *self._tasks}
         await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for future in own:
             future.cancel()
@@ -212,6 +191,10 @@ class Worker:
         while not stop.is_set():
             try:
                 free = self.settings.worker_concurrency - len(self._tasks)
+                if free < max(1, self.settings.worker_concurrency // 4):
+                    # claim in batches: wait until a quarter of the slots are free again
+                    await self._pause(stop, self.settings.poll_interval, on_notify=False)
+                    continue
                 await self.maybe_purge()
                 await self.maybe_scan_expiries()
                 self.wakeup.event.clear()  # before claiming: a notice from now on wakes the next pause
@@ -220,7 +203,7 @@ class Worker:
             except DATABASE_ERRORS as exc:
                 failures += 1
                 log.warning("worker %s: database unavailable (%s); retrying", self.name, type(exc).__name__)
-                await self._pause(stop, min(30.0, 0.5 * 2**failures))
+                await self._pause(stop, min(30.0, 0.5 * 2**failures), on_notify=False)
                 continue
             if free > 0 and got == free:
                 await asyncio.sleep(0)  # more may be due: claim again at once
@@ -228,9 +211,11 @@ class Worker:
             await self._pause(stop, self.settings.poll_interval)
         await self.wakeup.stop()
         await self.drain()
+        await self.finisher.close()
         log.info("worker %s stopped", self.name)
 
     async def drain(self) -> None:
+        """Wait for the sends in flight and their outcomes to be recorded."""
         if self._tasks:
             timeout = self.settings.http_total_timeout + 10
             _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)

@@ -70,7 +70,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 @pytest.fixture
 async def worker(scene: Scene) -> AsyncIterator[Worker]:
     senders: WorkerSenders = build_senders(scene.settings, scene.db)
-    yield Worker(scene.db, scene.settings, senders, scene.box, name="test-worker")
+    worker = Worker(scene.db, scene.settings, senders, scene.box, name="test-worker")
+    yield worker
+    await worker.finisher.close()
     await senders.close()
 
 
