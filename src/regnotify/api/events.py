@@ -106,7 +106,8 @@ async def list_events(
     svc: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    """The repository's most recent events, newest first, with how many deliveries each queued."""
+    """The repository's most recent events, newest first (deliveries are shown to admins only, in
+    each notification's delivery log)."""
     async with svc.db.read() as session:
         repo = await repository_for(session, principal, repository, Role.READ)
         events = list(
