@@ -372,6 +372,19 @@ async def make_scene(db: Database, box: SecretBox, hook_url: str, notifications:
     return repository
 
 
+async def record_backlog(db: Database, repository: Repository, events: int, *, source: str) -> None:
+    """``events`` repo_push events, EVENTS_PER_TRANSACTION per write transaction, fanned out by
+    ``record_event`` to every notification of ``repository``."""
+    kind = get_event_kind("repo_push")
+    payload = kind.sample_payload(REPO)
+    for first in range(0, events, EVENTS_PER_TRANSACTION):
+        async with db.write() as session:
+            repo = await session.get(Repository, repository.id)
+            assert repo is not None
+            for _ in range(min(EVENTS_PER_TRANSACTION, events - first)):
+                await record_event(session, repo, kind, payload, source=source)
+
+
 async def count_states(db: Database) -> dict[str, int]:
     async with db.read() as session:
         rows = await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
@@ -455,20 +468,13 @@ async def drain(
     try:
         await migrate(db.engine)
         repository = await make_scene(db, box, receiver.hook_url, NOTIFICATIONS)
-        kind = get_event_kind("repo_push")
-        payload = kind.sample_payload(REPO)
         events = max(1, n // NOTIFICATIONS)
         total = events * NOTIFICATIONS
         result.deliveries = total
 
         say(f"{engine}: recording {events} events -> {total} deliveries")
         started = time.perf_counter()
-        for first in range(0, events, EVENTS_PER_TRANSACTION):
-            async with db.write() as session:
-                repo = await session.get(Repository, repository.id)
-                assert repo is not None
-                for _ in range(min(EVENTS_PER_TRANSACTION, events - first)):
-                    await record_event(session, repo, kind, payload, source="backlog")
+        await record_backlog(db, repository, events, source="backlog")
         result.ingest_per_s = total / (time.perf_counter() - started)
         say(f"{engine}: recorded at {result.ingest_per_s:,.0f} deliveries/s; starting the worker")
 

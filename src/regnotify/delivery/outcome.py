@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from markupsafe import escape
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import repository_admins
 from regnotify.db import Database
-from regnotify.db.models import DeliveryAttempt, Notification, Repository
+from regnotify.db.models import Delivery, DeliveryAttempt, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.delivery.inbox import add_notices
 from regnotify.delivery.queue import Claimed, hold_lease
@@ -116,7 +116,7 @@ async def record_outcome(
             outcome="succeeded" if result.ok else "failed",
             status_code=result.status_code,
             error=result.error,
-            response_excerpt=(result.response_excerpt or None) and result.response_excerpt[:MAX_EXCERPT],
+            response_excerpt=_excerpt(result),
             request=result.request,
             worker=worker[:64],
         )
@@ -154,6 +154,96 @@ async def record_outcome(
         elif failures >= failure_threshold:
             disabled = await _disable(session, claimed, failures, f"{failures} consecutive failed attempts")
     return Finished(delivery.state, number, delivery.next_attempt_at if retry_in else None, disabled)
+
+
+async def record_successes(
+    session: AsyncSession, items: list[tuple[Claimed, SendResult, datetime]], *, worker: str
+) -> list[Finished | None]:
+    """``record_outcome`` for many successful attempts at once, in the caller's transaction.
+
+    The common case gets Core statements that cover the whole batch: lock the rows and check the
+    leases, insert the attempts, move the deliveries to ``succeeded``, and reset the failure count
+    of the notifications that had one. The result is in the order of ``items``; None where the lease
+    was lost meanwhile.
+    """
+    deliveries, attempts_table = Delivery.__table__, DeliveryAttempt.__table__
+    ids = sorted(claimed.delivery_id for claimed, _result, _started in items)
+    held = dict(
+        (
+            await session.execute(
+                select(deliveries.c.id, deliveries.c.lease_owner)
+                .where(deliveries.c.id.in_(ids))
+                .order_by(deliveries.c.id)
+                .with_for_update()
+            )
+        ).all()
+    )
+    now = utcnow()
+    kept = [item for item in items if held.get(item[0].delivery_id) == item[0].lease_token]
+    for claimed, _result, _started in items:
+        if held.get(claimed.delivery_id) != claimed.lease_token:
+            log.warning(
+                "delivery %s: lease lost before finishing; the attempt is not recorded", claimed.delivery_uuid
+            )
+    if kept:
+        await session.execute(
+            insert(attempts_table),
+            [
+                {
+                    "delivery_id": claimed.delivery_id,
+                    "number": claimed.attempts + 1,
+                    "started_at": started_at,
+                    "duration_ms": round(result.duration_ms, 3),
+                    "outcome": "succeeded",
+                    "status_code": result.status_code,
+                    "error": result.error,
+                    "response_excerpt": _excerpt(result),
+                    "request": result.request,
+                    "worker": worker[:64],
+                }
+                for claimed, result, started_at in kept
+            ],
+        )
+        await session.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                state="succeeded",
+                attempts=bindparam("b_attempts"),
+                last_status_code=bindparam("b_status"),
+                last_error=bindparam("b_error"),
+                lease_owner=None,
+                lease_expires_at=None,
+                finished_at=now,
+            ),
+            [
+                {
+                    "b_id": claimed.delivery_id,
+                    "b_attempts": claimed.attempts + 1,
+                    "b_status": result.status_code,
+                    "b_error": result.error,
+                }
+                for claimed, result, _started in kept
+            ],
+        )
+        counted = sorted({claimed.notification.id for claimed, _r, _s in kept if not claimed.is_test})
+        if counted:
+            notifications = Notification.__table__
+            await session.execute(  # skipped where already 0: no write, no row lock
+                update(notifications)
+                .where(notifications.c.id.in_(counted), notifications.c.number_of_failures != 0)
+                .values(number_of_failures=0)
+            )
+    return [
+        Finished("succeeded", claimed.attempts + 1, None, False)
+        if held.get(claimed.delivery_id) == claimed.lease_token
+        else None
+        for claimed, _result, _started in items
+    ]
+
+
+def _excerpt(result: SendResult) -> str | None:
+    return result.response_excerpt[:MAX_EXCERPT] if result.response_excerpt else None
 
 
 async def finish(

@@ -18,6 +18,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,18 +30,46 @@ from regnotify.db.types import utcnow
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class ClaimedEvent:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedNotification:
+    id: int
+    uuid: str
+    title: str | None
+    event: str
+    method: str
+    config: dict[str, Any]  # as stored: secrets still sealed
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRepository:
+    id: int
+    namespace: str
+    name: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
 class Claimed:
-    """A delivery this worker holds, with what sending it needs."""
+    """A delivery this worker holds, with what sending it needs (plain values, read at claim time)."""
 
     delivery_id: int
     delivery_uuid: str
     lease_token: str
     attempts: int  # tries made before this one
     is_test: bool
-    event: Event
-    notification: Notification
-    repository: Repository
+    event: ClaimedEvent
+    notification: ClaimedNotification
+    repository: ClaimedRepository
 
 
 def _due(now: datetime):  # type: ignore[no-untyped-def]
@@ -52,39 +81,90 @@ def _due(now: datetime):  # type: ignore[no-untyped-def]
     )
 
 
+_CLAIMED_COLUMNS = (
+    Delivery.id,
+    Delivery.uuid,
+    Delivery.attempts,
+    Delivery.is_test,
+    Event.id,
+    Event.kind,
+    Event.payload,
+    Notification.id,
+    Notification.uuid,
+    Notification.title,
+    Notification.event,
+    Notification.method,
+    Notification.config,
+    Repository.id,
+    Repository.namespace,
+    Repository.name,
+)
+
+
 async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries, oldest due first."""
+    """Lease up to ``limit`` due deliveries, oldest due first: one UPDATE, then one read of what
+    sending needs (Core rows, no ORM objects: this runs for every delivery)."""
     if limit <= 0:
         return []
     now = utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
+    due_ids = (
+        select(Delivery.id)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(_due(now))
+        .order_by(Delivery.next_attempt_at, Delivery.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Delivery)
+        .scalar_subquery()
+    )
     async with db.write() as session:
-        ids = list(
-            await session.scalars(
-                select(Delivery.id)
-                .join(Notification, Notification.id == Delivery.notification_id)
-                .where(_due(now))
-                .order_by(Delivery.next_attempt_at, Delivery.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True, of=Delivery)
-            )
+        leased = await session.execute(
+            update(Delivery.__table__)
+            .where(Delivery.__table__.c.id.in_(due_ids))
+            .values(lease_owner=token, lease_expires_at=now + timedelta(seconds=lease_seconds))
+            .returning(Delivery.__table__.c.id)
         )
+        ids = [row[0] for row in leased]
         if not ids:
             return []
-        await session.execute(
-            update(Delivery)
-            .where(Delivery.id.in_(ids))
-            .values(lease_owner=token, lease_expires_at=now + timedelta(seconds=lease_seconds))
-        )
         rows = await session.execute(
-            select(Delivery, Event, Notification, Repository)
+            select(*_CLAIMED_COLUMNS)
             .join(Event, Event.id == Delivery.event_id)
             .join(Notification, Notification.id == Delivery.notification_id)
             .join(Repository, Repository.id == Notification.repository_id)
             .where(Delivery.id.in_(ids))
             .order_by(Delivery.next_attempt_at, Delivery.id)
         )
-        return [Claimed(d.id, d.uuid, token, d.attempts, d.is_test, e, n, r) for d, e, n, r in rows.all()]
+        return [
+            Claimed(
+                d_id,
+                d_uuid,
+                token,
+                attempts,
+                is_test,
+                ClaimedEvent(e_id, kind, payload),
+                ClaimedNotification(n_id, n_uuid, title, event, method, config),
+                ClaimedRepository(r_id, namespace, name),
+            )
+            for (
+                d_id,
+                d_uuid,
+                attempts,
+                is_test,
+                e_id,
+                kind,
+                payload,
+                n_id,
+                n_uuid,
+                title,
+                event,
+                method,
+                config,
+                r_id,
+                namespace,
+                name,
+            ) in rows.all()
+        ]
 
 
 async def hold_lease(session: AsyncSession, claimed: Claimed) -> Delivery | None:

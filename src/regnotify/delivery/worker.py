@@ -16,7 +16,6 @@ import os
 import socket
 import time
 from datetime import datetime, timedelta
-from typing import Any
 
 from regnotify.accounts import repository_admins
 from regnotify.config import Settings
@@ -26,14 +25,14 @@ from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
 from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
 from regnotify.delivery.outcome import Finished, disabled_mail
+from regnotify.delivery.preparing import OpenedConfigs, RenderedEvents, build_outgoing
 from regnotify.delivery.queue import Claimed, claim
 from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.wakeup import Wakeup
-from regnotify.events import get_event_kind
 from regnotify.ingest.expiry import scan_expiries
 from regnotify.methods import get_method
-from regnotify.methods.sending import Outgoing, Senders, SendResult
+from regnotify.methods.sending import Senders, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +41,6 @@ PURGE_EVERY = 600.0  # seconds between purges of the delivery log
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def build_outgoing(claimed: Claimed) -> Outgoing:
-    kind = get_event_kind(claimed.event.kind)
-    payload = claimed.event.payload
-    return Outgoing(
-        delivery_id=claimed.delivery_uuid,
-        attempt=claimed.attempts + 1,
-        event=kind.name,
-        payload=payload,
-        summary=kind.summary(payload),
-        level=kind.level(payload),
-        html=kind.html_message(payload),
-        text=kind.text_message(payload),
-        repository=claimed.repository.full_name,
-        namespace=claimed.repository.namespace,
-        notification_uuid=claimed.notification.uuid,
-        notification_title=claimed.notification.title,
-        is_test=claimed.is_test,
-    )
 
 
 class Worker:
@@ -75,8 +54,11 @@ class Worker:
         self.name = name or worker_name()
         self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
         self._tasks: set[asyncio.Task[Finished | None]] = set()
+        self._slot_freed = asyncio.Event()  # set when a send ends; cleared each time the loop looks
         self.wakeup = Wakeup(db)
         self.finisher = Finisher(db, settings, self.policy, worker=self.name)
+        self.rendered = RenderedEvents()
+        self.opened = OpenedConfigs(box)
         self._next_purge = 0.0
         self._next_expiry_scan = 0.0
 
@@ -86,14 +68,15 @@ class Worker:
         try:
             method = get_method(claimed.notification.method)
             try:
-                config = method.unseal(claimed.notification.config, self.box)
+                config = self.opened.get(claimed.notification, method)
             except ValueError:
                 return SendResult(
                     ok=False,
                     permanent=True,
                     error="the notification's secrets do not open with the configured secret key",
                 )
-            return await method.send(config, build_outgoing(claimed), self.senders)
+            outgoing = build_outgoing(claimed, self.rendered.get(claimed))
+            return await method.send(config, outgoing, self.senders)
         except Exception as exc:
             log.exception("delivery %s: sending raised", claimed.delivery_uuid)
             return SendResult(
@@ -141,6 +124,7 @@ class Worker:
 
     def _done(self, task: asyncio.Task[Finished | None]) -> None:
         self._tasks.discard(task)
+        self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("a delivery task failed; its lease will run out", exc_info=task.exception())
 
@@ -155,13 +139,15 @@ class Worker:
         return len(claimed)
 
     async def _pause(self, stop: asyncio.Event, seconds: float, *, on_notify: bool = True) -> None:
-        """Wait up to ``seconds``: less when stopping, when a send finishes, or (``on_notify``) when
-        woken by NOTIFY."""
-        own: list[asyncio.Future[bool]] = [asyncio.ensure_future(stop.wait())]
+        """Wait up to ``seconds``: less when stopping, when a send has finished since the loop last
+        looked, or (``on_notify``) when woken by NOTIFY."""
+        own: list[asyncio.Future[bool]] = [
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(self._slot_freed.wait()),
+        ]
         if on_notify:
             own.append(asyncio.ensure_future(self.wakeup.event.wait()))
-        waiters: set[asyncio.Future[Any]] = {*own, *self._tasks}
-        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(own, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         for future in own:
             future.cancel()
 
@@ -190,6 +176,7 @@ class Worker:
         failures = 0
         while not stop.is_set():
             try:
+                self._slot_freed.clear()
                 free = self.settings.worker_concurrency - len(self._tasks)
                 if free < max(1, self.settings.worker_concurrency // 4):
                     # claim in batches: wait until a quarter of the slots are free again

@@ -13,6 +13,7 @@ import json
 import secrets
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 
 from standardwebhooks.webhooks import Webhook
@@ -50,9 +51,14 @@ def secret_bytes(secret: str) -> bytes:
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     """The Standard Webhooks ``webhook-signature`` value (``v1,<base64>``) over exactly ``body``."""
-    key = secret_bytes(secret)
     when = datetime.fromtimestamp(timestamp, tz=UTC)
-    return Webhook(key).sign(msg_id=msg_id, timestamp=when, data=body.decode("utf-8"))
+    return _signer(secret).sign(msg_id=msg_id, timestamp=when, data=body.decode("utf-8"))
+
+
+@lru_cache(maxsize=256)
+def _signer(secret: str) -> Webhook:
+    """One signer per secret: decoding the key is most of what signing a small body costs."""
+    return Webhook(secret_bytes(secret))
 
 
 def webhook_headers(outgoing: Outgoing, body: bytes, secret: str | None, timestamp: int) -> dict[str, str]:

@@ -1,0 +1,107 @@
+"""Turning a claimed delivery into what a method sends: the event's message and the opened config.
+
+An event fans out to many notifications and a notification sends many events, so the worker keeps
+the last few of each instead of rendering and decrypting per delivery: rendered messages by event
+id (events never change once stored), opened configs by notification id for as long as the sealed
+config read at claim time is the same (any edit reseals it, so it compares unequal).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from regnotify.crypto import SecretBox
+from regnotify.delivery.queue import Claimed, ClaimedNotification
+from regnotify.events import get_event_kind
+from regnotify.methods import NotificationMethod
+from regnotify.methods.sending import Outgoing
+
+CACHE_SIZE = 1024
+Key = TypeVar("Key")
+Value = TypeVar("Value")
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """What an event reads as, the same for every notification it fans out to."""
+
+    summary: str
+    level: str
+    html: str
+    text: str
+
+
+def render(claimed: Claimed) -> Rendered:
+    kind = get_event_kind(claimed.event.kind)
+    payload = claimed.event.payload
+    return Rendered(
+        kind.summary(payload), kind.level(payload), kind.html_message(payload), kind.text_message(payload)
+    )
+
+
+def build_outgoing(claimed: Claimed, rendered: Rendered | None = None) -> Outgoing:
+    rendered = rendered or render(claimed)
+    return Outgoing(
+        delivery_id=claimed.delivery_uuid,
+        attempt=claimed.attempts + 1,
+        event=claimed.event.kind,
+        payload=claimed.event.payload,
+        summary=rendered.summary,
+        level=rendered.level,
+        html=rendered.html,
+        text=rendered.text,
+        repository=claimed.repository.full_name,
+        namespace=claimed.repository.namespace,
+        notification_uuid=claimed.notification.uuid,
+        notification_title=claimed.notification.title,
+        is_test=claimed.is_test,
+    )
+
+
+class _Recent(Generic[Key, Value]):
+    """The last ``size`` values by key, least recently stored dropped first."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self.size = size
+        self._items: OrderedDict[Key, Value] = OrderedDict()
+
+    def get_or_make(self, key: Key, make: Callable[[], Value], valid: Callable[[Value], bool]) -> Value:
+        found = self._items.get(key)
+        if found is not None and valid(found):
+            return found
+        value = self._items[key] = make()
+        self._items.move_to_end(key)
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+
+class RenderedEvents:
+    """Rendered messages of recent events."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._recent: _Recent[int, Rendered] = _Recent(size)
+
+    def get(self, claimed: Claimed) -> Rendered:
+        return self._recent.get_or_make(claimed.event.id, lambda: render(claimed), lambda _found: True)
+
+
+class OpenedConfigs:
+    """Notification configs with their secrets opened."""
+
+    def __init__(self, box: SecretBox, size: int = CACHE_SIZE) -> None:
+        self.box = box
+        self._recent: _Recent[int, tuple[dict[str, Any], dict[str, Any]]] = _Recent(size)
+
+    def get(self, notification: ClaimedNotification, method: NotificationMethod) -> dict[str, Any]:
+        """The opened config (methods only read it); ValueError when a secret does not open."""
+        sealed = notification.config
+        _sealed, opened = self._recent.get_or_make(
+            notification.id,
+            lambda: (sealed, method.unseal(sealed, self.box)),
+            lambda found: found[0] == sealed,
+        )
+        return opened

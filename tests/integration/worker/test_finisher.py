@@ -1,0 +1,113 @@
+"""The finisher's batches on both databases: successes recorded together, failures one by one in order."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from regnotify.db.models import Delivery, DeliveryAttempt, Notification
+from regnotify.db.types import utcnow
+from regnotify.delivery.finisher import Finisher
+from regnotify.delivery.queue import claim
+from regnotify.delivery.retry import RetryPolicy
+from regnotify.methods.sending import SendResult
+
+from .conftest import Scene
+
+OK = SendResult(ok=True, status_code=204, response_excerpt="fine", request={"method": "POST"})
+FAILED = SendResult(ok=False, status_code=500, error="receiver answered 500")
+URL = "http://127.0.0.1:9/hook"  # never contacted: these tests hand the finisher ready outcomes
+
+
+def finisher(scene: Scene) -> Finisher:
+    return Finisher(scene.db, scene.settings, RetryPolicy([60], 60), worker="batch-worker")
+
+
+async def test_successes_are_recorded_together(scene: Scene) -> None:
+    first = await scene.notification("webhook", {"url": URL})
+    second = await scene.notification("webhook", {"url": URL})
+    async with scene.db.write() as s:  # both had failures: a success resets the count
+        await s.execute(update(Notification).values(number_of_failures=2))
+    for tag in ("a", "b", "c"):
+        await scene.push(tag)
+    claimed = await claim(scene.db, limit=10, lease_seconds=60, worker="batch-worker")
+    assert len(claimed) == 6
+    done = finisher(scene)
+    started = utcnow()
+    outcomes = await asyncio.gather(*(done.submit(item, OK, started) for item in claimed))
+    await done.close()
+
+    assert [o.state if o else None for o in outcomes] == ["succeeded"] * 6
+    deliveries = await scene.rows(Delivery)
+    assert {(d.state, d.attempts, d.last_status_code, d.lease_owner) for d in deliveries} == {
+        ("succeeded", 1, 204, None)
+    }
+    assert all(d.finished_at is not None for d in deliveries)
+    attempts = await scene.rows(DeliveryAttempt)
+    assert sorted(a.delivery_id for a in attempts) == sorted(d.id for d in deliveries)
+    assert {(a.number, a.outcome, a.status_code, a.response_excerpt, a.worker) for a in attempts} == {
+        (1, "succeeded", 204, "fine", "batch-worker")
+    }
+    assert attempts[0].request == {"method": "POST"}
+    assert [n.number_of_failures for n in await scene.rows(Notification)] == [0, 0]
+    assert {first.id, second.id} == {n.id for n in await scene.rows(Notification)}
+
+
+async def test_a_lost_lease_in_a_batch_drops_only_that_outcome(scene: Scene) -> None:
+    await scene.notification("webhook", {"url": URL})
+    await scene.push("a")
+    await scene.push("b")
+    claimed = await claim(scene.db, limit=10, lease_seconds=60, worker="batch-worker")
+    lost = claimed[0]
+    async with scene.db.write() as s:  # the lease ran out and another worker took the row
+        await s.execute(
+            update(Delivery)
+            .where(Delivery.id == lost.delivery_id)
+            .values(lease_owner="other:token", lease_expires_at=utcnow() + timedelta(seconds=60))
+        )
+    done = finisher(scene)
+    outcomes = await asyncio.gather(*(done.submit(item, OK, utcnow()) for item in claimed))
+    await done.close()
+
+    assert outcomes[0] is None and outcomes[1] is not None and outcomes[1].state == "succeeded"
+    by_id = {d.id: d for d in await scene.rows(Delivery)}
+    assert (by_id[lost.delivery_id].state, by_id[lost.delivery_id].lease_owner) == ("pending", "other:token")
+    assert [a.delivery_id for a in await scene.rows(DeliveryAttempt)] == [claimed[1].delivery_id]
+
+
+async def test_a_failure_and_a_success_of_one_notification_keep_their_order(scene: Scene) -> None:
+    """One notification's outcomes in one batch: a failure then a success leaves the count at 0."""
+    await scene.notification("webhook", {"url": URL})
+    await scene.push("a")
+    await scene.push("b")
+    claimed = await claim(scene.db, limit=10, lease_seconds=60, worker="batch-worker")
+    done = finisher(scene)
+    outcomes = await asyncio.gather(
+        done.submit(claimed[0], FAILED, utcnow()), done.submit(claimed[1], OK, utcnow())
+    )
+    await done.close()
+
+    assert [o.state if o else None for o in outcomes] == ["pending", "succeeded"]  # the failure retries
+    (notification,) = await scene.rows(Notification)
+    assert notification.number_of_failures == 0
+    states = {d.id: (d.state, d.attempts) for d in await scene.rows(Delivery)}
+    assert states == {claimed[0].delivery_id: ("pending", 1), claimed[1].delivery_id: ("succeeded", 1)}
+
+
+async def test_a_successful_test_delivery_leaves_the_failure_count(scene: Scene) -> None:
+    await scene.notification("webhook", {"url": URL})
+    async with scene.db.write() as s:
+        await s.execute(update(Notification).values(number_of_failures=4))
+    await scene.push()
+    async with scene.db.write() as s:
+        await s.execute(update(Delivery).values(is_test=True))
+    (claimed,) = await claim(scene.db, limit=10, lease_seconds=60, worker="batch-worker")
+    done = finisher(scene)
+    outcome = await done.submit(claimed, OK, utcnow())
+    await done.close()
+
+    assert outcome is not None and outcome.state == "succeeded"
+    (notification,) = await scene.rows(Notification)
+    assert notification.number_of_failures == 4
