@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from regnotify import __version__
-from regnotify.api import BodyLimitMiddleware, Services, install_error_handlers, router
+from regnotify.api import BodyLimitMiddleware, Services, install_error_handlers, metrics, router
 from regnotify.config import Settings
 from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
@@ -74,6 +74,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(router)
+    app.include_router(metrics.router)
     app.include_router(email_confirmation.router)
 
     @app.get("/healthz", include_in_schema=False)

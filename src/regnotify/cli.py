@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
@@ -16,6 +15,7 @@ from regnotify.accounts import AccountError, Role
 from regnotify.app import NotMigrated, open_database
 from regnotify.config import Settings
 from regnotify.db.models import User
+from regnotify.logs import configure_logging, uvicorn_log_config
 
 T = TypeVar("T")
 
@@ -36,13 +36,6 @@ app.add_typer(repo_app, name="repo")
 app.add_typer(permission_app, name="permission")
 app.add_typer(token_app, name="token")
 app.add_typer(source_app, name="source")
-
-
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
 
 
 def fail(message: str) -> None:
@@ -104,7 +97,14 @@ def serve(
         "(token: regnotify source create NAME)\n"
         f"  events from CI jobs: POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"
     )
-    uvicorn.run(create_app(settings, worker=True), host=settings.host, port=settings.port, log_level="info")
+    log_config = uvicorn_log_config(settings)
+    uvicorn.run(
+        create_app(settings, worker=True),
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        **({"log_config": log_config} if log_config else {}),
+    )
 
 
 @app.command()
@@ -120,6 +120,11 @@ def worker(
     overrides = {"worker_concurrency": concurrency} if concurrency else {}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings)
+
+    if settings.worker_metrics_port:
+        from regnotify.metrics import serve_worker_metrics
+
+        serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
 
     async def run() -> None:
         db = await open_database(settings)

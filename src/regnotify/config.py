@@ -120,6 +120,17 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Verification mails per address and repository in 24 hours."
     )
     log_level: str = Field(default="INFO")
+    log_format: str = Field(
+        default="text", pattern="^(text|json)$", description="Log lines as text, or one JSON object each."
+    )
+    metrics_token: str | None = Field(
+        default=None,
+        description="Bearer token /metrics asks for. Unset: /metrics is open (counts only, no names).",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port on which `regnotify worker` serves /metrics."
+    )
+    worker_metrics_host: str = Field(default="127.0.0.1", description="Address for the worker's /metrics.")
 
     @field_validator("public_base_url")
     @classmethod

@@ -33,6 +33,7 @@ from regnotify.delivery.wakeup import Wakeup
 from regnotify.ingest.expiry import scan_expiries
 from regnotify.methods import get_method
 from regnotify.methods.sending import Senders, SendResult
+from regnotify.metrics import count_attempt
 
 log = logging.getLogger(__name__)
 
@@ -89,13 +90,32 @@ class Worker:
         started_at: datetime = utcnow()
         result = await self.send(claimed)
         outcome = await self.finisher.submit(claimed, result, started_at)
+        method = claimed.notification.method
+        if outcome is None:
+            what = "lease_lost"
+        elif result.ok:
+            what = "succeeded"
+        else:
+            what = "retry" if outcome.state == "pending" else "failed"
+        count_attempt(method, what, result.duration_ms / 1000)
         log.info(
-            "delivery %s attempt %d %s: %s%s",
+            "delivery %s attempt %d %s: %s%s%s",
             claimed.delivery_uuid,
             claimed.attempts + 1,
-            claimed.notification.method,
-            "ok" if result.ok else "failed",
+            method,
+            what,
             f" status={result.status_code}" if result.status_code is not None else "",
+            f" error={result.error!r}" if result.error else "",
+            extra={
+                "delivery_id": claimed.delivery_uuid,
+                "notification_id": claimed.notification.uuid,
+                "repository": claimed.repository.full_name,
+                "attempt": claimed.attempts + 1,
+                "method": method,
+                "outcome": what,
+                "status_code": result.status_code,
+                "duration_ms": round(result.duration_ms, 1),
+            },
         )
         if outcome is not None and outcome.disabled:
             await self.mail_admins_about_disable(claimed, result)

@@ -19,6 +19,7 @@ from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
+from regnotify.metrics import count_recorded_event
 
 
 class EventConflict(ValueError):
@@ -152,4 +153,5 @@ async def record_event(
     await session.flush()
     if deliveries:
         await announce(session)
+    count_recorded_event(session, kind.name, source, len(deliveries))
     return Recorded(event, deliveries, duplicate=False)

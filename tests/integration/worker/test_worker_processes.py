@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -13,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from regnotify.config import Settings
@@ -168,3 +171,43 @@ async def test_two_worker_processes_deliver_every_row_once(
         )
     print("deliveries per worker process:", json.dumps(by_worker))
     assert sum(by_worker.values()) == 200
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_worker_process_serves_metrics_and_logs_json(
+    scene: Scene, slow_receiver: SlowReceiver, processes: WorkerProcesses, tmp_path: Path
+) -> None:
+    """REGNOTIFY_WORKER_METRICS_PORT and REGNOTIFY_LOG_FORMAT=json, as an operator sets them."""
+    slow_receiver.fail_first = 1
+    port = free_port()
+    processes.env.update(REGNOTIFY_WORKER_METRICS_PORT=str(port), REGNOTIFY_LOG_FORMAT="json")
+    await scene.notification("webhook", {"url": slow_receiver.url})
+    for index in range(3):
+        await scene.push(f"t{index}")
+    processes.start("observed")
+    assert await wait_until(scene.db, lambda s: s.get("succeeded") == 3, 60) == {"succeeded": 3}
+
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as response:
+        assert response.status == 200
+        families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+    outcomes = {
+        sample.labels["outcome"]: sample.value
+        for sample in families["regnotify_delivery_outcomes"].samples
+        if sample.name.endswith("_total") and sample.labels["method"] == "webhook"
+    }
+    assert outcomes == {"succeeded": 3.0, "retry": 1.0}
+    histogram = families["regnotify_delivery_attempt_seconds"].samples
+    assert [s.value for s in histogram if s.name.endswith("_count")] == [4.0]
+
+    processes.stop_all()
+    lines = [json.loads(line) for line in (tmp_path / "observed.log").read_text().splitlines() if line]
+    attempt_lines = [line for line in lines if "delivery_id" in line]
+    assert len(attempt_lines) == 4
+    assert {line["outcome"] for line in attempt_lines} == {"retry", "succeeded"}
+    assert set(slow_receiver.ids) == {line["delivery_id"] for line in attempt_lines}
+    assert all(line["method"] == "webhook" and line["level"] == "INFO" for line in attempt_lines)

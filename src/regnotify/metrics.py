@@ -1,0 +1,114 @@
+"""Prometheus metrics: what came in, what went out, and how the queue stands.
+
+Counters and the latency histogram live in the process that does the work: an API process counts
+the events it records, a worker the attempts it makes (``serve`` does both). The queue gauges
+(pending deliveries, the oldest one's age, disabled notifications) are read from the database when
+``/metrics`` is scraped, so any API process reports them for the whole installation. A separate
+``regnotify worker`` serves its own counters on ``REGNOTIFY_WORKER_METRICS_PORT``.
+
+Labels never carry repository, user or notification names: only event kinds, source types and
+method names, which are few and fixed, so a scrape says nothing a repository's admins would not
+want an operator to see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest, start_http_server
+from sqlalchemy import event as orm_event
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from regnotify.db.models import Delivery, Notification
+from regnotify.db.types import utcnow
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_RECORDED_KEY = "regnotify.metrics.recorded"
+
+events_total = Counter(
+    "regnotify_events",
+    "Events recorded (committed), by event kind and the type of their source.",
+    ["kind", "source"],
+)
+deliveries_queued_total = Counter(
+    "regnotify_deliveries_queued", "Deliveries queued with recorded events, by event kind.", ["kind"]
+)
+delivery_outcomes_total = Counter(
+    "regnotify_delivery_outcomes",
+    "Delivery attempts by method and what came of them: succeeded, retry (failed, will be tried "
+    "again), failed (failed, given up), lease_lost (another worker had taken the delivery over).",
+    ["method", "outcome"],
+)
+attempt_seconds = Histogram(
+    "regnotify_delivery_attempt_seconds",
+    "Time of one delivery attempt (the request, or the SMTP conversation), by method.",
+    ["method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+pending_deliveries = Gauge(
+    "regnotify_deliveries_pending", "Deliveries waiting to be sent, held ones included (database)."
+)
+oldest_pending_age = Gauge(
+    "regnotify_oldest_pending_delivery_age_seconds",
+    "Age of the oldest pending delivery, 0 when none is pending (database).",
+)
+disabled_notifications = Gauge(
+    "regnotify_notifications_disabled", "Notifications disabled after failures (database)."
+)
+
+
+def source_type(source: str) -> str:
+    """The kind of source, without its name: ``user:alice`` → ``user``, ``expiry-scan`` as it is."""
+    return source.split(":", 1)[0][:32] or "unknown"
+
+
+def count_recorded_event(session: AsyncSession, kind: str, source: str, deliveries: int) -> None:
+    """Count an event once the session's transaction commits (a rolled-back event never counts)."""
+    session.sync_session.info.setdefault(_RECORDED_KEY, []).append((kind, source_type(source), deliveries))
+
+
+@orm_event.listens_for(Session, "after_commit")
+def _count_on_commit(session: Session) -> None:
+    for kind, source, deliveries in session.info.pop(_RECORDED_KEY, []):
+        events_total.labels(kind, source).inc()
+        if deliveries:
+            deliveries_queued_total.labels(kind).inc(deliveries)
+
+
+@orm_event.listens_for(Session, "after_rollback")
+def _forget_on_rollback(session: Session) -> None:
+    session.info.pop(_RECORDED_KEY, None)
+
+
+def count_attempt(method: str, outcome: str, seconds: float) -> None:
+    delivery_outcomes_total.labels(method, outcome).inc()
+    attempt_seconds.labels(method).observe(seconds)
+
+
+async def read_queue_gauges(session: AsyncSession, now: datetime | None = None) -> None:
+    """Set the database gauges from one read."""
+    now = now or utcnow()
+    pending, oldest = (
+        await session.execute(
+            select(func.count(Delivery.id), func.min(Delivery.created_at)).where(Delivery.state == "pending")
+        )
+    ).one()
+    disabled = await session.scalar(
+        select(func.count(Notification.id)).where(Notification.enabled.is_(False))
+    )
+    pending_deliveries.set(pending or 0)
+    oldest_pending_age.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+    disabled_notifications.set(disabled or 0)
+
+
+def exposition() -> bytes:
+    """Every metric of this process in Prometheus' text format."""
+    return generate_latest(REGISTRY)
+
+
+def serve_worker_metrics(port: int, host: str) -> Any:
+    """Serve this process's metrics on ``host:port`` in a thread (``regnotify worker``)."""
+    return start_http_server(port, addr=host)
