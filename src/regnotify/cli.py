@@ -326,11 +326,13 @@ def token_revoke(token_id: int) -> None:
     typer.echo(f"revoked token {token_id}")
 
 
+from regnotify.cli_keys import keys_app  # noqa: E402
 from regnotify.cli_sources import build_app, emit, vulns_app  # noqa: E402
 
 app.command("emit")(emit)
 app.add_typer(build_app, name="build")
 app.add_typer(vulns_app, name="vulns")
+app.add_typer(keys_app, name="secret-key")
 
 if __name__ == "__main__":
     app()

@@ -44,7 +44,8 @@ class Settings(BaseSettings):
     )
     secret_key: str | None = Field(
         default=None,
-        description="Fernet key (urlsafe base64, 32 bytes) that encrypts secrets in method configs. "
+        description="Fernet key (urlsafe base64, 32 bytes) that encrypts secrets in method configs; "
+        "several, comma-separated, while rotating (the first seals, all open). "
         "Default: generated once into DATA_DIR/secret.key.",
     )
     max_body_bytes: int = Field(

@@ -1,11 +1,17 @@
-"""Encryption at rest for secrets in method configs (Fernet: AES-128-CBC + HMAC-SHA256)."""
+"""Encryption at rest for secrets in method configs (Fernet: AES-128-CBC + HMAC-SHA256).
+
+The secret key setting may hold several keys, separated by commas or new lines: the first seals,
+every one opens. That is how the key is rotated without downtime: put a new key first and keep the
+old one after it on every process, run ``regnotify secret-key rotate`` to reseal everything with
+the new key, then drop the old one (docs/operations.md).
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from regnotify.config import Settings
 
@@ -16,7 +22,10 @@ class SecretBox:
     """Seals and opens secret strings. Sealed values carry a prefix so they are recognisable."""
 
     def __init__(self, key: str | bytes) -> None:
-        self._fernet = Fernet(key)
+        keys = split_keys(key.decode("ascii") if isinstance(key, bytes) else key)
+        if not keys:
+            raise ValueError("no secret key given")
+        self._fernet = MultiFernet([Fernet(one) for one in keys])
 
     def seal(self, plaintext: str) -> str:
         token = self._fernet.encrypt(plaintext.encode("utf-8"))
@@ -29,6 +38,21 @@ class SecretBox:
             return self._fernet.decrypt(sealed[len(SEALED_PREFIX) :].encode("ascii")).decode()
         except InvalidToken as exc:
             raise ValueError("sealed value does not open with the configured secret key") from exc
+
+    def reseal(self, sealed: str) -> str:
+        """The same secret sealed with the first key; ValueError when no configured key opens it."""
+        if not is_sealed(sealed):
+            raise ValueError("value is not sealed")
+        try:
+            token = self._fernet.rotate(sealed[len(SEALED_PREFIX) :].encode("ascii"))
+        except InvalidToken as exc:
+            raise ValueError("sealed value does not open with any configured secret key") from exc
+        return SEALED_PREFIX + token.decode("ascii")
+
+
+def split_keys(value: str) -> list[str]:
+    """The keys in a secret key setting: comma- or line-separated, first one current."""
+    return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
 
 
 def is_sealed(value: object) -> bool:

@@ -1,0 +1,69 @@
+"""Resealing every stored secret with the first key, on both databases; all or nothing."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from regnotify import accounts
+from regnotify.crypto import SecretBox
+from regnotify.db import Database
+from regnotify.db.models import Notification
+from regnotify.key_rotation import KeysMissing, reseal_all
+from regnotify.methods import get_method
+
+OLD, NEW, LOST = (Fernet.generate_key().decode() for _ in range(3))
+WEBHOOK = {"url": "https://hooks.example.com/x?token=abc", "secret": "whsec_" + "A" * 32}
+SLACK = {"url": "https://hooks.slack.com/services/T0/B0/XYZ"}
+EMAIL = {"email": "a@b.c"}
+
+
+async def store(database: Database, configs: list[tuple[str, dict[str, Any], str]]) -> None:
+    async with database.write() as session:
+        await accounts.create_user(session, "acme")
+        repository = await accounts.create_repository(session, "acme/app")
+        for method, config, key in configs:
+            session.add(
+                Notification(
+                    uuid=str(uuid.uuid4()),
+                    repository_id=repository.id,
+                    event="repo_push",
+                    method=method,
+                    config=get_method(method).seal(config, SecretBox(key)),
+                    event_config={},
+                )
+            )
+
+
+async def configs(database: Database) -> list[dict[str, Any]]:
+    async with database.read() as session:
+        return [n.config for n in await session.scalars(select(Notification).order_by(Notification.id))]
+
+
+async def test_every_secret_opens_with_the_new_key_alone_afterwards(database: Database) -> None:
+    await store(database, [("webhook", WEBHOOK, OLD), ("slack", SLACK, OLD), ("email", EMAIL, OLD)])
+    async with database.write() as session:
+        report = await reseal_all(session, SecretBox(f"{NEW},{OLD}"))
+    assert (report.notifications, report.values) == (2, 3)
+
+    new_only = SecretBox(NEW)
+    webhook, slack, stored_email = await configs(database)
+    assert get_method("webhook").unseal(webhook, new_only) == WEBHOOK
+    assert get_method("slack").unseal(slack, new_only) == SLACK
+    assert stored_email == EMAIL
+    with pytest.raises(ValueError):
+        get_method("webhook").unseal(webhook, SecretBox(OLD))
+
+
+async def test_a_secret_no_key_opens_stops_everything(database: Database) -> None:
+    await store(database, [("webhook", WEBHOOK, OLD), ("slack", SLACK, LOST)])
+    before = await configs(database)
+    with pytest.raises(KeysMissing, match="1 notification") as raised:
+        async with database.write() as session:
+            await reseal_all(session, SecretBox(f"{NEW},{OLD}"))
+    assert "acme/app" in str(raised.value) and "add the key" in str(raised.value)
+    assert await configs(database) == before  # nothing rewritten, not even the one that opened
