@@ -39,8 +39,21 @@ class ApiError(Exception):
         self.headers = headers
 
 
+# Bodies nested deeper than this are refused (routes that parse their body by hand check it; for
+# the others Python's JSON parser stops far deeper, and their models refuse deep values anyway).
+MAX_BODY_DEPTH = 64
+TOO_DEEP = (
+    f"the request body is nested too deeply: no request here needs more than {MAX_BODY_DEPTH} levels "
+    "of arrays and objects"
+)
+NOT_UTF8 = "the request body is not valid UTF-8: send JSON text encoded as UTF-8"
+FASTAPI_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's words; the cause says more
+
+
 def error_body(status: int, detail: str, base_url: str = "") -> dict[str, Any]:
     error_type = ERROR_TYPES.get(status, "invalid_request" if status < 500 else "internal_error")
+    # Input echoed in a message may hold lone surrogates (JSON's \ud800), which UTF-8 cannot encode.
+    detail = detail.encode("utf-8", "backslashreplace").decode("utf-8")
     return {
         "status": status,
         "error_type": error_type,
@@ -59,6 +72,23 @@ def error_response(
     return JSONResponse(error_body(status, detail, base_url), status_code=status, headers=headers)
 
 
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def _unparsed_body(request: Request, exc: RequestValidationError) -> bool:
+    """Whether a JSON body was refused whole because it was not sent as JSON (FastAPI does not parse it
+    then, and hands the model the raw bytes). Form fields (the web pages) have locations of their own."""
+    whole_body = any(
+        tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes) and error["input"]
+        for error in exc.errors()
+    )
+    return whole_body and not _is_json(request.headers.get("content-type"))
+
+
 def _describe_validation(exc: RequestValidationError) -> str:
     messages = []
     for error in exc.errors()[:5]:
@@ -66,6 +96,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
         if error.get("type") == "json_invalid":
             return "the request body is not valid JSON: send a JSON object"
         where = ".".join(location)
+        if not where and error.get("type") == "missing":
+            return "the request has no body: send a JSON object"
         message = str(error.get("msg", "invalid value"))
         messages.append(f"{where}: {message}" if where else message)
     return "; ".join(messages) or "invalid request"
@@ -78,11 +110,22 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if _unparsed_body(request, exc):
+            sent = request.headers.get("content-type")
+            got = f"not {sent}" if sent else "the request had none"
+            return error_response(
+                request, 415, f"send the body as JSON with Content-Type: application/json ({got})"
+            )
         return error_response(request, 400, _describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else "request failed"
+        if exc.status_code == 400 and detail == FASTAPI_PARSE_ERROR:  # say what was wrong with the body
+            if isinstance(exc.__cause__, UnicodeDecodeError):
+                detail = NOT_UTF8
+            elif isinstance(exc.__cause__, RecursionError):
+                detail = TOO_DEEP
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such route: {request.method} {request.url.path}"
         return error_response(request, exc.status_code, detail, getattr(exc, "headers", None))

@@ -2,14 +2,14 @@
 
 Distribution retries any non-2xx answer for ever, one request at a time per endpoint, so one
 refused envelope would hold back every later event of that registry. So: a wrong or missing
-token is a 401 (the operator must fix the registry's YAML), a body that is not JSON at all a
-400, and everything else a 200 once the envelope's events are stored. Each event that could not
+token is a 401 (the operator must fix the registry's YAML), a body that is not JSON at all (or
+is nested too deeply, or holds more events than any registry sends at once) a 400, and
+everything else a 200 once the envelope's events are stored. Each event that could not
 be used is logged and recorded with the reason; superusers list them at ``/registry/rejections``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Annotated, Any
 
@@ -21,10 +21,11 @@ from regnotify.accounts import AccountError
 from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal, mark_token_used
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
+from regnotify.api.json_body import parse_json_body
 from regnotify.db.models import IngestRejection
 from regnotify.events import EventError
 from regnotify.ingest import EventConflict
-from regnotify.ingest.distribution import Skipped, classify, envelope_events, excerpt
+from regnotify.ingest.distribution import MAX_ENVELOPE_EVENTS, Skipped, classify, envelope_events, excerpt
 from regnotify.ingest.pushes import ensure_repository, record_tag_push
 
 log = logging.getLogger(__name__)
@@ -69,10 +70,10 @@ def _source(principal: Principal) -> str:
 async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDep) -> EnvelopeReceipt:
     """Store the envelope's tag pushes as ``repo_push`` events (and queue their deliveries)."""
     source = _source(principal)
-    try:
-        body: Any = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "the body is not JSON: send a Distribution notification envelope") from None
+    body = parse_json_body(await request.body(), "a Distribution notification envelope")
+    events = envelope_events(body)
+    if events is not None and len(events) > MAX_ENVELOPE_EVENTS:
+        raise ApiError(400, f"the envelope holds {len(events)} events; send at most {MAX_ENVELOPE_EVENTS}")
     receipt = EnvelopeReceipt()
     async with svc.db.write() as session:
 
@@ -81,7 +82,6 @@ async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDe
             log.warning("registry event %s from %s not used: %s", event_id or "(no id)", source, reason)
             session.add(IngestRejection(source=source, external_id=event_id, reason=reason, excerpt=detail))
 
-        events = envelope_events(body)
         if events is None:
             reject(None, "the body is JSON but not a notification envelope", excerpt(body))
             events = []

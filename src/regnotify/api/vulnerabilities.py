@@ -6,7 +6,6 @@ queues its deliveries; a finding seen before notifies nobody again.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -16,6 +15,7 @@ from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
+from regnotify.api.json_body import parse_json_body
 from regnotify.events import EventError
 from regnotify.events.common import TagName
 from regnotify.events.priorities import canonical_priority
@@ -147,10 +147,7 @@ async def import_report(
 
 
 def _parse(report_format: str, body: bytes) -> list[Finding]:
-    try:
-        document = json.loads(body)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise ApiError(400, f"the body is not JSON: send the {report_format} report as written") from None
+    document = parse_json_body(body, f"the {report_format} report as written")
     try:
         return PARSERS[report_format](document)
     except ReportError as exc:

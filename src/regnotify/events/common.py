@@ -22,6 +22,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from regnotify.events.reading import is_unicode_text
+
 MAX_TEXT = 4096
 MAX_LONG_TEXT = 65536
 MAX_ITEMS = 1000
@@ -82,6 +84,9 @@ class OpenData(BaseModel):
         return self
 
 
+LONE_SURROGATE = "text must be Unicode, not lone surrogates such as \\ud800"
+
+
 def json_problem(value: Any) -> str | None:
     """Why ``value`` is not a plain JSON value of bounded size, or None when it is one."""
     stack: list[tuple[Any, int]] = [(value, 0)]
@@ -101,11 +106,15 @@ def json_problem(value: Any) -> str | None:
         elif isinstance(item, str):
             if len(item) > MAX_LONG_TEXT:
                 return f"strings must be at most {MAX_LONG_TEXT} characters"
+            if not is_unicode_text(item):
+                return LONE_SURROGATE
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
         elif isinstance(item, dict):
             if not all(isinstance(k, str) for k in item):
                 return "object keys must be strings"
+            if not all(is_unicode_text(k) for k in item):
+                return LONE_SURROGATE
             stack.extend((child, depth + 1) for child in item.values())
         else:
             return "must be a JSON value (string, number, boolean, null, array or object)"

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from regnotify.events.base import EventConfigError, EventFilter
 from regnotify.events.priorities import PRIORITIES, priority_index
-from regnotify.events.reading import field, strings
+from regnotify.events.reading import field, is_unicode_text, strings
 
 MAX_REGEX_LENGTH = 512
 MAX_PATTERNS = 50
@@ -47,6 +47,8 @@ class RefRegexFilter(EventFilter):
             return None
         if len(value) > MAX_REGEX_LENGTH:
             raise EventConfigError(f"ref-regex is too long: at most {MAX_REGEX_LENGTH} characters")
+        if not is_unicode_text(value):
+            raise EventConfigError("ref-regex must be Unicode text, not a lone surrogate such as \\ud800")
         try:
             re.compile(value)
         except (re.error, RecursionError, OverflowError) as exc:
@@ -131,6 +133,8 @@ class TagPatternsFilter(EventFilter):
                 raise EventConfigError(
                     f"tag-patterns[{position}] must be a glob string of 1 to {MAX_PATTERN_LENGTH} characters"
                 )
+            if not is_unicode_text(pattern):
+                raise EventConfigError(f"tag-patterns[{position}] must be Unicode text, not a lone surrogate")
             if pattern not in patterns:
                 patterns.append(pattern)
         return patterns

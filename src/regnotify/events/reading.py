@@ -1,4 +1,5 @@
-"""Defensive readers for stored payloads, so rendering never fails on an old or odd payload."""
+"""Defensive readers for stored and received payloads, so rendering and parsing never fail on an old or
+odd payload."""
 
 from __future__ import annotations
 
@@ -56,3 +57,12 @@ def tag_list(tags: list[str], limit: int = 20) -> str:
     """``a, b, c`` or ``a, b (and 5 more)`` for plain-text messages."""
     shown = ", ".join(tags[:limit])
     return shown + (f" (and {len(tags) - limit} more)" if len(tags) > limit else "")
+
+
+def is_unicode_text(value: str) -> bool:
+    """False for text holding a lone surrogate (JSON's ``\\ud800``): UTF-8 cannot store or send it."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from regnotify.events.reading import is_unicode_text
+
 MANIFEST_MEDIA_TYPES = frozenset(
     {
         "application/vnd.oci.image.manifest.v1+json",
@@ -28,6 +30,8 @@ MANIFEST_MEDIA_TYPES = frozenset(
 DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$")
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 MAX_EXCERPT = 2000
+# Distribution posts one event per envelope or a handful; a body holding more is not a registry's.
+MAX_ENVELOPE_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ def classify(event: Any) -> TagPush | Skipped:
     event_id = _text(event, "id")
     if event_id is not None and len(event_id) > 255:
         return Skipped(None, True, "event id longer than 255 characters", excerpt(event))
+    if event_id is not None and not is_unicode_text(event_id):
+        return Skipped(None, True, "event id is not Unicode text (it holds a lone surrogate)", excerpt(event))
     action = _text(event, "action")
     if action != "push":
         return Skipped(event_id, False, f"action {action or '(none)'} does not notify", "")
@@ -98,4 +104,6 @@ def classify(event: Any) -> TagPush | Skipped:
     if not DIGEST_RE.match(digest) or len(digest) > 255:
         return Skipped(event_id, True, f"invalid digest {digest[:80]!r}", excerpt(event))
     request_host = _text(event.get("request"), "host")
+    if request_host is not None and not is_unicode_text(request_host):
+        request_host = None
     return TagPush(event_id, repository, tag, digest, request_host[:255] if request_host else None)

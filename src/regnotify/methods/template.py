@@ -141,18 +141,30 @@ class _Renderer:
         return template
 
 
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TemplateError(
+            f"template text must be Unicode: {short(text)!r} holds a lone surrogate such as \\ud800"
+        ) from None
+
+
 def _check_structure(node: Any, depth: int) -> None:
-    """Nesting at most MAX_DEPTH, and only JSON types (str keys, finite numbers)."""
+    """Nesting at most MAX_DEPTH, and only JSON types (str keys, finite numbers, Unicode text)."""
     if depth > MAX_DEPTH:
         raise TemplateError(f"template is nested deeper than {MAX_DEPTH} levels")
     if isinstance(node, dict):
         for key, value in node.items():
             if not isinstance(key, str):
                 raise TemplateError(f"template object keys must be strings, not {key!r}")
+            _check_text(key)
             _check_structure(value, depth + 1)
     elif isinstance(node, list):
         for item in node:
             _check_structure(item, depth + 1)
+    elif isinstance(node, str):
+        _check_text(node)
     elif isinstance(node, float) and not math.isfinite(node):
         raise TemplateError("template numbers must be finite")
     elif not (node is None or isinstance(node, str | int | float)):

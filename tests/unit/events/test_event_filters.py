@@ -108,6 +108,11 @@ def test_ref_regex_rejects() -> None:
     assert get_event_kind("build_start").validate_config({"ref-regex": "a" * 512}) == {"ref-regex": "a" * 512}
 
 
+def test_ref_regex_must_be_unicode_text() -> None:
+    """A lone surrogate (JSON's \\ud800) cannot be stored: once a 500 at create time, now a 400."""
+    assert "lone surrogate" in config_error("build_start", {"ref-regex": "^refs/heads/\ud800"})
+
+
 def test_ref_regex_matches_anchored_at_start_only() -> None:
     kind = get_event_kind("build_success")
     assert kind.matches({"ref-regex": "refs/heads/main"}, build_payload("refs/heads/main")) is True
@@ -204,6 +209,7 @@ def test_tag_patterns_normalise(name: str) -> None:
         (["ok", 5], "tag-patterns[1] must be a glob string"),
         (["x" * 256], "tag-patterns[0]"),
         ([f"p{i}" for i in range(51)], "at most 50"),
+        (["v*", "release-\udfff"], "tag-patterns[1] must be Unicode text"),  # once a 500
     ],
 )
 def test_tag_patterns_reject(value: Any, fragment: str) -> None:

@@ -224,6 +224,15 @@ def test_trigger_metadata_extras_must_be_bounded_json() -> None:
     assert "JSON value" in message
 
 
+def test_trigger_metadata_extras_must_be_unicode_text() -> None:
+    """Lone surrogates (JSON's \\ud800) in extras were stored, then every response showing them was a 500."""
+    for extra in ({"x": "a\ud800"}, {"x": ["\udfff"]}, {"x": {"\ud800": 1}}):
+        message = payload_error(
+            "build_start", {"build_id": "b", "docker_tags": [], "trigger_metadata": extra}
+        )
+        assert message == "trigger_metadata: x: text must be Unicode, not lone surrogates such as \\ud800"
+
+
 def test_giant_strings_are_payload_errors() -> None:
     message = payload_error(
         "build_failure", {"build_id": "b", "docker_tags": [], "error_message": "x" * 70000}

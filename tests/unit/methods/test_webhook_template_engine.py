@@ -180,6 +180,20 @@ def test_template_errors(template: str, message: str) -> None:
         render_template(template, PAYLOAD)
 
 
+@pytest.mark.parametrize(
+    "template",
+    ['{"a": "\ud800"}', '{"a": "\\udfff"}', '{"\\ud800": 1}', {"a": ["x\ud800"]}, {"\udfff": 1}],
+)
+def test_lone_surrogates_are_refused(template: Any) -> None:
+    """Text UTF-8 cannot hold, literal or as a JSON escape: once stored, then a 500 and an unsendable body."""
+    with pytest.raises(TemplateError, match="lone surrogate"):
+        render_template(template, PAYLOAD)
+
+
+def test_escaped_surrogate_pairs_are_text() -> None:
+    assert render_template('{"a": "\\ud83d\\ude00 ${repository}"}', PAYLOAD) == {"a": "\U0001f600 acme/app"}
+
+
 def test_depth_32_is_allowed() -> None:
     assert render_template("[" * 32 + "]" * 32, {}) is not None
     assert render_template('"${' + "a" * 256 + '}"', {}) is None
