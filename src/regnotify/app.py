@@ -9,14 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from regnotify import __version__
-from regnotify.api import BodyLimitMiddleware, Services, install_error_handlers, metrics, router
+from regnotify.api import BodyLimitMiddleware, Services, health, install_error_handlers, metrics, router
 from regnotify.config import Settings
 from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
 from regnotify.delivery.mail import mail_client
 from regnotify.delivery.running import background_worker
 from regnotify.notifications import Resolver, system_resolver
-from regnotify.web import email_confirmation
+from regnotify.web import install_web
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(router)
     app.include_router(metrics.router)
-    app.include_router(email_confirmation.router)
+    install_web(app)
+    app.include_router(health.router)  # /readyz
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

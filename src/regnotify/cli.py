@@ -72,8 +72,15 @@ async def _user(session: AsyncSession, username: str) -> User:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (REGNOTIFY_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on (REGNOTIFY_PORT)")] = None,
+    worker: Annotated[
+        bool,
+        typer.Option(
+            "--worker/--no-worker",
+            help="Run a delivery worker in this process too; --no-worker when workers run on their own",
+        ),
+    ] = True,
 ) -> None:
-    """Run the API and one delivery worker on one port."""
+    """Run the API (and, unless --no-worker, one delivery worker) on one port."""
     import uvicorn
 
     from regnotify.app import create_app
@@ -99,7 +106,7 @@ def serve(
     )
     log_config = uvicorn_log_config(settings)
     uvicorn.run(
-        create_app(settings, worker=True),
+        create_app(settings, worker=worker),
         host=settings.host,
         port=settings.port,
         log_level="info",

@@ -120,6 +120,15 @@ class Settings(BaseSettings):
     verification_max_per_day: int = Field(
         default=5, ge=1, description="Verification mails per address and repository in 24 hours."
     )
+    chat_sends_per_minute: int | None = Field(
+        default=None,
+        ge=1,
+        description="Most messages per chat notification (Slack, Teams, Discord, HipChat, Flowdock) "
+        "in any minute; more wait their turn. Unset: no limit.",
+    )
+    test_calls_per_minute: int = Field(
+        default=10, ge=1, description="Test calls per notification per minute; more get a 429."
+    )
     log_level: str = Field(default="INFO")
     log_format: str = Field(
         default="text", pattern="^(text|json)$", description="Log lines as text, or one JSON object each."

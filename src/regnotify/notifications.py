@@ -20,6 +20,7 @@ from regnotify.db.types import utcnow
 from regnotify.email_authorization import is_authorized
 from regnotify.events import EventError, get_event_kind
 from regnotify.methods import MethodConfigError, get_method
+from regnotify.notification_changes import CREATED, DELETED, REENABLED, record_change
 
 Resolver = Callable[[str], Awaitable[list[str]]]
 
@@ -93,8 +94,11 @@ async def create_notification(
     box: SecretBox,
     resolver: Resolver,
     created_by: User | None,
+    performer: str,
 ) -> Notification:
-    """Validate everything, then store. Raises NotificationError with a message for the user."""
+    """Validate everything, then store it and its audit entry (by ``performer``).
+
+    Raises NotificationError with a message for the user."""
     title = (title or "").strip() or None
     if title is not None and len(title) > MAX_TITLE_LENGTH:
         raise NotificationError(f"title is too long: at most {MAX_TITLE_LENGTH} characters")
@@ -122,6 +126,7 @@ async def create_notification(
     )
     session.add(notification)
     await session.flush()
+    record_change(session, repository.id, notification, CREATED, performer)
     return notification
 
 
@@ -145,11 +150,28 @@ async def find_notification(
     )
 
 
-async def reset_failures(session: AsyncSession, notification: Notification) -> None:
+async def delete_notification(session: AsyncSession, notification: Notification, performer: str) -> None:
+    """Delete the notification (its deliveries go with it) and log who did."""
+    record_change(session, notification.repository_id, notification, DELETED, performer)
+    await session.delete(notification)
+
+
+async def reset_failures(session: AsyncSession, notification: Notification, performer: str | None) -> None:
     """Quay's reset call: clear the failure count and enable the notification again.
 
-    Deliveries held while it was disabled become due at once.
+    Deliveries held while it was disabled become due at once. Logged as a change by ``performer``
+    (None: not logged, for internal callers).
     """
+    if performer is not None:
+        record_change(
+            session,
+            notification.repository_id,
+            notification,
+            REENABLED,
+            performer,
+            was_enabled=notification.enabled,
+            number_of_failures=notification.number_of_failures,
+        )
     notification.number_of_failures = 0
     notification.enabled = True
     notification.disabled_at = None

@@ -9,6 +9,7 @@ from regnotify.api import (
     events,
     inbox,
     mirror,
+    notification_changes,
     notifications,
     registry,
     tags,
@@ -19,6 +20,7 @@ from regnotify.api.context import Services
 from regnotify.api.errors import ApiError, install_error_handlers
 
 router = APIRouter(prefix="/api/v1")
+router.include_router(notification_changes.router)  # before notifications: "logs" is not a uuid
 router.include_router(notifications.router)
 router.include_router(authorized_emails.router)
 router.include_router(builds.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -16,6 +17,7 @@ from regnotify.api.errors import ApiError
 from regnotify.db.models import ApiToken, Repository, User
 from regnotify.db.types import utcnow
 
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="regnotify"'}
 
 
@@ -26,6 +28,7 @@ class Principal:
     user: User | None = None
     service: str | None = None
     token_id: int | None = None
+    token_last_used_at: datetime | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -52,14 +55,24 @@ async def _principal(request: Request, svc: Annotated[Services, Depends(services
     if found is None:
         raise ApiError(401, "invalid or revoked token", headers=UNAUTHORIZED_HEADERS)
     token, user = found
-    return Principal(user=user, service=None if user else token.name, token_id=token.id)
+    return Principal(
+        user=user,
+        service=None if user else token.name,
+        token_id=token.id,
+        token_last_used_at=token.last_used_at,
+    )
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 
 
 async def mark_token_used(session: AsyncSession, principal: Principal) -> None:
-    if principal.token_id is not None:
+    """Note when a token was last used, to the minute: a registry posting many events a second
+    would otherwise rewrite (and lock) the same token row on every request."""
+    if principal.token_id is None:
+        return
+    last = principal.token_last_used_at
+    if last is None or utcnow() - last >= TOKEN_USE_RESOLUTION:
         await session.execute(
             update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=utcnow())
         )

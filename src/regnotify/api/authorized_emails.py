@@ -16,11 +16,10 @@ from regnotify.email_authorization import (
     VerificationRateLimited,
     authorization_view,
     find_authorization,
-    request_verification,
-    verification_mail,
 )
 from regnotify.methods import MethodConfigError
 from regnotify.methods.email import normalize_email
+from regnotify.verification_sending import send_verification
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["e-mail authorization"])
@@ -56,7 +55,7 @@ async def authorize(
     async with svc.db.write() as session:
         repo = await repository_for(session, principal, repository, Role.ADMIN)
         try:
-            request = await request_verification(session, repo, address, svc.settings)
+            request = await send_verification(session, repo, address, svc.settings, svc.mail)
         except VerificationRateLimited as exc:
             seconds = max(1, int(exc.retry_after + 0.999))
             raise ApiError(
@@ -65,15 +64,8 @@ async def authorize(
                 f"try again in {seconds} seconds",
                 headers={"Retry-After": str(seconds)},
             ) from None
-        if request.code is not None:
-            link = f"{svc.settings.base_url}/authrepoemail?code={request.code}"
-            subject, text, html = verification_mail(
-                repo.full_name, address, link, svc.settings.email_code_ttl_hours
-            )
-            try:
-                await svc.mail.send(to=address, subject=subject, text=text, html=html, headers={})
-            except MailError as exc:
-                log.warning("verification mail to %s failed: %s", address, exc)
-                raise ApiError(503, f"could not send the confirmation mail: {exc}; try again later") from None
+        except MailError as exc:
+            log.warning("verification mail to %s failed: %s", address, exc)
+            raise ApiError(503, f"could not send the confirmation mail: {exc}; try again later") from None
         await mark_token_used(session, principal)
         return authorization_view(request.record, repo, address)

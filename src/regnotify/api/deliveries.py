@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from regnotify import delivery_log
 from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, Principal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.db.models import Delivery, DeliveryAttempt, Event, Notification
-from regnotify.db.types import utcnow
 from regnotify.notifications import find_notification
 
 router = APIRouter(tags=["deliveries"])
@@ -67,16 +66,10 @@ async def _notification(
 async def _delivery(
     session: AsyncSession, notification: Notification, delivery_id: str
 ) -> tuple[Delivery, Event]:
-    row = (
-        await session.execute(
-            select(Delivery, Event)
-            .join(Event, Event.id == Delivery.event_id)
-            .where(Delivery.uuid == delivery_id, Delivery.notification_id == notification.id)
-        )
-    ).first()
-    if row is None:
+    found = await delivery_log.find_delivery(session, notification, delivery_id)
+    if found is None:
         raise ApiError(404, f"no delivery {delivery_id} for notification {notification.uuid}")
-    return row[0], row[1]
+    return found
 
 
 @router.get(BASE)
@@ -92,24 +85,13 @@ async def list_deliveries(
     """Deliveries of this notification, newest first, optionally of one state."""
     async with svc.db.read() as session:
         notification = await _notification(session, principal, repository, uuid)
-        query = (
-            select(Delivery, Event)
-            .join(Event, Event.id == Delivery.event_id)
-            .where(Delivery.notification_id == notification.id)
+        rows, more = await delivery_log.deliveries_page(
+            session, notification, state=state, page=page, limit=limit
         )
-        if state is not None:
-            query = query.where(Delivery.state == state)
-        rows = (
-            await session.execute(
-                query.order_by(Delivery.created_at.desc(), Delivery.id.desc())
-                .offset((page - 1) * limit)
-                .limit(limit + 1)
-            )
-        ).all()
         return {
-            "deliveries": [delivery_view(d, e) for d, e in rows[:limit]],
+            "deliveries": [delivery_view(d, e) for d, e in rows],
             "page": page,
-            "has_additional": len(rows) > limit,
+            "has_additional": more,
         }
 
 
@@ -121,11 +103,7 @@ async def get_delivery(
     async with svc.db.read() as session:
         notification = await _notification(session, principal, repository, uuid)
         delivery, event = await _delivery(session, notification, delivery_id)
-        attempts = await session.scalars(
-            select(DeliveryAttempt)
-            .where(DeliveryAttempt.delivery_id == delivery.id)
-            .order_by(DeliveryAttempt.number)
-        )
+        attempts = await delivery_log.attempts_of(session, delivery)
         return {
             **delivery_view(delivery, event),
             "payload": event.payload,
@@ -141,10 +119,9 @@ async def redeliver(
     async with svc.db.write() as session:
         notification = await _notification(session, principal, repository, uuid)
         delivery, event = await _delivery(session, notification, delivery_id)
-        if delivery.state == "pending":
-            raise ApiError(409, f"delivery {delivery_id} is already queued; wait for its outcome")
-        delivery.state = "pending"
-        delivery.next_attempt_at = utcnow()
-        delivery.finished_at = None
+        try:
+            delivery_log.redeliver(delivery)
+        except delivery_log.AlreadyQueued as queued:
+            raise ApiError(409, str(queued)) from None
         await mark_token_used(session, principal)
         return delivery_view(delivery, event)

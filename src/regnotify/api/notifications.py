@@ -11,12 +11,12 @@ from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.events import get_event_kind
-from regnotify.ingest import record_event, repository_ref
 from regnotify.methods import get_method
+from regnotify.notification_testing import TestRateLimited, queue_test_delivery
 from regnotify.notifications import (
     NotificationError,
     create_notification,
+    delete_notification,
     find_notification,
     list_notifications,
     notification_view,
@@ -87,6 +87,7 @@ async def create(
                 box=svc.box,
                 resolver=svc.resolver,
                 created_by=principal.user,
+                performer=principal.label,
             )
         except NotificationError as exc:
             raise ApiError(400, str(exc)) from None
@@ -126,7 +127,7 @@ async def get_one(
 async def delete(repository: str, uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> Response:
     async with svc.db.write() as session:
         _, notification = await _one(session, principal, repository, uuid)
-        await session.delete(notification)
+        await delete_notification(session, notification, principal.label)
         await mark_token_used(session, principal)
     return Response(status_code=204)
 
@@ -136,25 +137,21 @@ async def reset(repository: str, uuid: str, principal: CurrentPrincipal, svc: Se
     """Reset the failure count and enable the notification again (Quay's "Enable")."""
     async with svc.db.write() as session:
         _, notification = await _one(session, principal, repository, uuid)
-        await reset_failures(session, notification)
+        await reset_failures(session, notification, principal.label)
         await mark_token_used(session, principal)
     return Response(status_code=204)
 
 
 @router.post(BASE + "/{uuid}/test", response_model=TestQueued)
 async def test(repository: str, uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, Any]:
-    """Queue the event's sample data for this notification alone, whatever its filter or state."""
+    """Queue the event's sample data for this notification alone, whatever its filter or state.
+
+    At most ``test_calls_per_minute`` per notification: a test sends to the target for real."""
     async with svc.db.write() as session:
         repo, notification = await _one(session, principal, repository, uuid)
-        kind = get_event_kind(notification.event)
-        recorded = await record_event(
-            session,
-            repo,
-            kind,
-            kind.sample_payload(repository_ref(repo, svc.settings)),
-            source=f"test:{principal.label}",
-            test_for=notification,
-        )
+        try:
+            delivery = await queue_test_delivery(session, repo, notification, svc.settings, principal.label)
+        except TestRateLimited as limited:
+            raise ApiError(429, str(limited), headers={"Retry-After": str(limited.retry_after)}) from None
         await mark_token_used(session, principal)
-        delivery, _ = recorded.deliveries[0]
         return {"delivery": {"id": delivery.uuid, "state": delivery.state}}

@@ -358,3 +358,33 @@ class ExpiryNotice(Base):
     tag: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser. The cookie holds a random token; only its SHA-256 is stored here, so
+    signing out (deleting the row) really revokes it. ``csrf_token`` guards every form of the session."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class NotificationChange(Base):
+    """The audit log of a repository's notifications: who created, deleted, re-enabled or tested one,
+    and when the system disabled one. Rows outlive the notification (its uuid and title are copied)."""
+
+    __tablename__ = "notification_changes"
+    __table_args__ = (Index("ix_notification_changes_repository_id", "repository_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repository_id: Mapped[int] = mapped_column(ForeignKey("repositories.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(64))  # Quay's log kinds: add_repo_notification, ...
+    notification_uuid: Mapped[str] = mapped_column(String(36))
+    performer: Mapped[str | None] = mapped_column(String(255))  # "user:alice", "service:ci"; None: the system
+    change_metadata: Mapped[dict[str, Any]] = mapped_column("metadata", JSONDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

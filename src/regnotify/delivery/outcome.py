@@ -24,6 +24,7 @@ from regnotify.delivery.inbox import add_notices
 from regnotify.delivery.queue import Claimed, hold_lease
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.methods.sending import SendResult
+from regnotify.notification_changes import DISABLED, record_change
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,15 @@ async def _disable(session: AsyncSession, claimed: Claimed, failures: int, reaso
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         return False
+    record_change(
+        session,
+        claimed.repository.id,
+        claimed.notification,
+        DISABLED,
+        None,
+        reason=reason,
+        number_of_failures=failures,
+    )
     repository = await session.get(Repository, claimed.repository.id)
     if repository is not None:
         notification = claimed.notification

@@ -25,6 +25,7 @@ from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
 from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
 from regnotify.delivery.outcome import Finished, disabled_mail
+from regnotify.delivery.pacing import Pacer
 from regnotify.delivery.preparing import OpenedConfigs, RenderedEvents, build_outgoing
 from regnotify.delivery.queue import Claimed, claim
 from regnotify.delivery.retention import purge
@@ -60,6 +61,7 @@ class Worker:
         self.finisher = Finisher(db, settings, self.policy, worker=self.name)
         self.rendered = RenderedEvents()
         self.opened = OpenedConfigs(box)
+        self.pacer = Pacer(db, settings.chat_sends_per_minute)
         self._next_purge = 0.0
         self._next_expiry_scan = 0.0
 
@@ -154,7 +156,7 @@ class Worker:
         claimed = await claim(
             self.db, limit=free, lease_seconds=self.settings.lease_seconds, worker=self.name
         )
-        for item in claimed:
+        for item in await self.pacer.admit(claimed):
             self._start(item)
         return len(claimed)
 

@@ -1,29 +1,28 @@
-"""The page behind the link in a verification mail: it says what is asked, and a button confirms."""
+"""The page behind the link in a verification mail: it says what is asked, and a button confirms.
+
+The code in the link is the only credential (no session needed); the form posts it back, so the
+confirmation cannot be forged from another site without the code.
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from regnotify.api.context import Services, services
 from regnotify.email_authorization import confirm, pending_by_code
-from regnotify.web.templating import templates
+from regnotify.web.rendering import render
+from regnotify.web.viewer import ServicesDep
 
 router = APIRouter(include_in_schema=False)
-ServicesDep = Annotated[Services, Depends(services)]
-SECURITY_HEADERS = {
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-    "Referrer-Policy": "no-referrer",  # the code is in the URL: never pass it on
-    "X-Frame-Options": "DENY",
-}
+NO_REFERRER = {"Referrer-Policy": "no-referrer"}  # the code is in the URL: never pass it on
 
 
-def _page(request: Request, status: int, **context: object) -> HTMLResponse:
-    response = templates.TemplateResponse(request, "email_confirmation.html", context, status_code=status)
-    response.headers.update(SECURITY_HEADERS)
-    return response
+async def _page(request: Request, status: int, **context: object) -> HTMLResponse:
+    return await render(
+        request, "email_confirmation.html", None, dict(context), status=status, headers=NO_REFERRER
+    )
 
 
 @router.get("/authrepoemail", response_class=HTMLResponse)
@@ -32,9 +31,11 @@ async def show(request: Request, svc: ServicesDep, code: str = "") -> HTMLRespon
     async with svc.db.read() as session:
         found = await pending_by_code(session, code)
     if found is None:
-        return _page(request, 400, state="invalid")
+        return await _page(request, 400, state="invalid")
     record, repository = found
-    return _page(request, 200, state="ask", email=record.email, repository=repository.full_name, code=code)
+    return await _page(
+        request, 200, state="ask", email=record.email, repository=repository.full_name, code=code
+    )
 
 
 @router.post("/authrepoemail", response_class=HTMLResponse)
@@ -44,6 +45,6 @@ async def accept(
     async with svc.db.write() as session:
         found = await confirm(session, code)
     if found is None:
-        return _page(request, 400, state="invalid")
+        return await _page(request, 400, state="invalid")
     record, repository = found
-    return _page(request, 200, state="confirmed", email=record.email, repository=repository.full_name)
+    return await _page(request, 200, state="confirmed", email=record.email, repository=repository.full_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import httpx
@@ -42,6 +43,7 @@ ROUTES = [
     Route("POST", f"{REPO}/notification/{{uuid}}", frozenset(ADMINS), 204),
     Route("POST", f"{REPO}/notification/{{uuid}}/test", frozenset(ADMINS), 200),
     Route("DELETE", f"{REPO}/notification/{{uuid}}", frozenset(ADMINS), 204),
+    Route("GET", f"{REPO}/notification/logs", frozenset(ADMINS), 200),
     Route(
         "POST",
         f"{REPO}/events",
@@ -57,6 +59,40 @@ ROUTES = [
     Route("POST", f"{REPO}/authorizedemail/ops@example.com", frozenset(ADMINS), 200),
     Route("POST", f"{REPO}/builds", frozenset(WRITERS | {"service"}), 201, {"docker_tags": ["latest"]}),
     Route("GET", f"{REPO}/builds", frozenset(READERS), 200),
+    Route(
+        "POST", f"{REPO}/builds/{{build}}/phase", frozenset(WRITERS | {"service"}), 200, {"phase": "started"}
+    ),
+    Route("GET", f"{REPO}/builds/{{build}}", frozenset(READERS), 200),
+    Route(
+        "POST",
+        f"{REPO}/mirror/sync",
+        frozenset(WRITERS | {"service"}),
+        201,
+        {"status": "started", "external_reference": "mirror.example.com/acme/app"},
+    ),
+    Route(
+        "PUT",
+        f"{REPO}/tag/latest/expiration",
+        frozenset(WRITERS | {"service"}),
+        200,
+        {"expires_at": "2030-01-01T00:00:00Z"},
+    ),
+    Route(
+        "POST",
+        f"{REPO}/vulnerabilities",
+        frozenset(WRITERS | {"service"}),
+        201,
+        {"tags": ["latest"], "vulnerability": {"id": "CVE-2024-3094", "priority": "Critical"}},
+    ),
+    Route(
+        "POST",
+        f"{REPO}/vulnerabilities/import?format=trivy&tag=latest",
+        frozenset(WRITERS | {"service"}),
+        200,
+        {"SchemaVersion": 2, "Results": []},
+    ),
+    Route("POST", "/api/v1/registry/events", frozenset({"service"}), 200, {"events": []}),
+    Route("GET", "/api/v1/registry/rejections", frozenset({"superuser"}), 200),
     Route("GET", "/api/v1/user/notifications", frozenset(USERS), 200),
     Route("PUT", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404, {"dismissed": True}),
 ]
@@ -91,14 +127,34 @@ async def test_permission_matrix(
     uuid = created.json()["uuid"]
     tested = await client.post(f"{REPO}/notification/{uuid}/test", headers=world.headers("superuser"))
     delivery = tested.json()["delivery"]["id"]
+    queued = await client.post(
+        f"{REPO}/builds", json={"docker_tags": ["latest"]}, headers=world.headers("superuser")
+    )
+    assert queued.status_code == 201, queued.text
     async with database.write() as session:  # a finished delivery, so that it can be redelivered
         await session.execute(update(Delivery).values(state="failed"))
     path = route.path.replace("{uuid}", uuid).replace("{delivery}", delivery)
+    path = path.replace("{build}", queued.json()["id"])
     response = await client.request(route.method, path, json=route.body, headers=world.headers(who))
     assert response.status_code == expected_status(route, who), (who, route, response.text)
     if response.status_code >= 400:
         assert response.json()["status"] == response.status_code
         assert response.json()["error_message"]
+
+
+async def test_the_matrix_covers_every_operation_of_the_api(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    operations = {(method.upper(), path) for path, methods in schema["paths"].items() for method in methods}
+
+    def covered(method: str, template: str) -> bool:
+        pattern = re.sub(r"\\\{repository\\\}", ".+", re.escape(template))
+        pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", pattern)
+        return any(
+            route.method == method and re.fullmatch(pattern, route.path.split("?")[0]) for route in ROUTES
+        )
+
+    assert sorted(op for op in operations if not covered(*op)) == []
+    assert len(ROUTES) == len(operations)
 
 
 @pytest.mark.parametrize("who", ["noaccess", "reader", "admin", "other_admin"])

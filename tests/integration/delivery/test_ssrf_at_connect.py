@@ -181,3 +181,27 @@ async def test_base_urls_from_settings_pass_the_same_guard(
     assert not result.ok
     assert result.error == "refused: 127.0.0.1 is a loopback address"
     assert receiver.requests == []
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://[::1]:8080/admin",
+        "http://10.0.0.1/",
+        "http://0x7f000001/",
+        "http://inside.example.test/",
+    ],
+)
+async def test_a_redirect_to_an_internal_address_is_not_followed(
+    receiver: Receiver, make_senders: MakeSenders, location: str
+) -> None:
+    receiver.answers["/hook"] = Answer(status=302, headers={"Location": location})
+    resolver = ScriptedResolver(["127.0.0.1"], ["10.9.8.7"])
+    senders = make_senders(resolver=resolver, outbound_allowed_networks=["127.0.0.1/32"])
+    url = f"http://hooks.example.test:{receiver.port}/hook"
+    result = await WebhookMethod().send({"url": url}, make_outgoing(), senders)
+    assert not result.ok and result.status_code == 302
+    assert "redirects are not followed" in (result.error or "")
+    assert resolver.hosts == ["hooks.example.test"]  # the redirect's host was never even looked up
+    assert receiver.paths() == ["/hook"]

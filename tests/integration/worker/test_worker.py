@@ -20,6 +20,7 @@ from regnotify.db.models import (
     Event,
     InboxItem,
     Notification,
+    NotificationChange,
     Repository,
 )
 from regnotify.db.types import utcnow
@@ -132,6 +133,13 @@ async def test_consecutive_failures_disable_hold_and_release(
     assert notices[0].item_metadata["notification_uuid"] == notification.uuid
     (mail,) = list(mailbox.Maildir(scene.settings.data_dir / "maildir", create=False))
     assert mail["To"] == "admin@example.com" and "Notification disabled in acme/app" in mail["Subject"]
+    (change,) = await scene.rows(NotificationChange)  # the audit log says the system did it, and why
+    assert (change.kind, change.performer, change.notification_uuid) == (
+        "disable_repo_notification",
+        None,
+        notification.uuid,
+    )
+    assert change.change_metadata["reason"] == "3 consecutive failed attempts"
 
     # while disabled, pending deliveries are held: not sent, not dropped
     sent_so_far = len(receiver.received)
@@ -145,7 +153,7 @@ async def test_consecutive_failures_disable_hold_and_release(
     async with scene.db.write() as s:
         target = await s.get(Notification, notification.id)
         assert target is not None
-        await reset_failures(s, target)
+        await reset_failures(s, target, None)
     await work_off(worker)
     by_id = {d.id: d.state for d in await scene.rows(Delivery)}
     assert all(by_id[d.id] == "succeeded" for d in held)
