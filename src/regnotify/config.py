@@ -126,6 +126,13 @@ class Settings(BaseSettings):
         description="Most messages per chat notification (Slack, Teams, Discord, HipChat, Flowdock) "
         "in any minute; more wait their turn. Unset: no limit.",
     )
+    token_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=300,
+        description="How long an API process trusts a bearer token it found live; a token revoked "
+        "meanwhile works there for at most this long. 0: look it up on every request.",
+    )
     test_calls_per_minute: int = Field(
         default=10, ge=1, description="Test calls per notification per minute; more get a 429."
     )

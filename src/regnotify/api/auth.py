@@ -21,6 +21,13 @@ TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": 'Bearer realm="regnotify"'}
 
 
+@dataclass
+class TokenUse:
+    """When the token was last used, as far as this process knows (shared by cached principals)."""
+
+    last_used_at: datetime | None
+
+
 @dataclass(frozen=True)
 class Principal:
     """The caller: a user, a service token (``service`` set), or anonymous (both None)."""
@@ -28,7 +35,7 @@ class Principal:
     user: User | None = None
     service: str | None = None
     token_id: int | None = None
-    token_last_used_at: datetime | None = None
+    token_use: TokenUse | None = None
 
     @property
     def is_anonymous(self) -> bool:
@@ -50,17 +57,23 @@ async def _principal(request: Request, svc: Annotated[Services, Depends(services
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise ApiError(401, "use an Authorization: Bearer <token> header", headers=UNAUTHORIZED_HEADERS)
+    raw = credentials.strip()
+    cached = svc.tokens.get(raw, svc.settings.token_cache_seconds)
+    if cached is not None:
+        return cached
     async with svc.db.read() as session:
-        found = await find_token(session, credentials.strip())
+        found = await find_token(session, raw)
     if found is None:
         raise ApiError(401, "invalid or revoked token", headers=UNAUTHORIZED_HEADERS)
     token, user = found
-    return Principal(
+    principal = Principal(
         user=user,
         service=None if user else token.name,
         token_id=token.id,
-        token_last_used_at=token.last_used_at,
+        token_use=TokenUse(token.last_used_at),
     )
+    svc.tokens.put(raw, principal)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(_principal)]
@@ -69,13 +82,14 @@ CurrentPrincipal = Annotated[Principal, Depends(_principal)]
 async def mark_token_used(session: AsyncSession, principal: Principal) -> None:
     """Note when a token was last used, to the minute: a registry posting many events a second
     would otherwise rewrite (and lock) the same token row on every request."""
-    if principal.token_id is None:
+    if principal.token_id is None or principal.token_use is None:
         return
-    last = principal.token_last_used_at
-    if last is None or utcnow() - last >= TOKEN_USE_RESOLUTION:
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=utcnow())
-        )
+    now = utcnow()
+    last = principal.token_use.last_used_at
+    if last is None or now - last >= TOKEN_USE_RESOLUTION:
+        used = update(ApiToken).where(ApiToken.id == principal.token_id).values(last_used_at=now)
+        await session.execute(used)
+        principal.token_use.last_used_at = now
 
 
 async def repository_for(

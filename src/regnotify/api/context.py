@@ -1,14 +1,18 @@
-"""What every route needs from the application: settings, database, secret box, resolver."""
+"""What every route needs from the application: settings, database, secret box, resolver, mail, the
+tokens this process checked recently, and the group commit of the registry receiver."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
+from regnotify.api.token_cache import TokenCache
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox
 from regnotify.db import Database
+from regnotify.db.group_commit import GroupCommit
 from regnotify.methods.sending import MailClient
 from regnotify.notifications import Resolver
 
@@ -20,6 +24,11 @@ class Services:
     box: SecretBox
     resolver: Resolver
     mail: MailClient
+    tokens: TokenCache[Any] = field(default_factory=TokenCache)  # principals by bearer token
+    group_commit: GroupCommit = field(init=False)  # shared write transactions for busy routes
+
+    def __post_init__(self) -> None:
+        self.group_commit = GroupCommit(self.db)
 
 
 def services(request: Request) -> Services:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import AccountError
 from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal, mark_token_used
@@ -74,8 +75,11 @@ async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDe
     events = envelope_events(body)
     if events is not None and len(events) > MAX_ENVELOPE_EVENTS:
         raise ApiError(400, f"the envelope holds {len(events)} events; send at most {MAX_ENVELOPE_EVENTS}")
-    receipt = EnvelopeReceipt()
-    async with svc.db.write() as session:
+    # Judge every event before taking a turn at the database: the shared transaction does only writes.
+    judged = [(event, classify(event)) for event in events] if events is not None else []
+
+    async def store(session: AsyncSession) -> EnvelopeReceipt:
+        receipt = EnvelopeReceipt()
 
         def reject(event_id: str | None, reason: str, detail: str) -> None:
             receipt.rejected += 1
@@ -84,9 +88,7 @@ async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDe
 
         if events is None:
             reject(None, "the body is JSON but not a notification envelope", excerpt(body))
-            events = []
-        for event in events:
-            outcome = classify(event)
+        for event, outcome in judged:
             if isinstance(outcome, Skipped):
                 if outcome.rejected:
                     reject(outcome.event_id, outcome.reason, outcome.excerpt)
@@ -113,7 +115,10 @@ async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDe
             else:
                 receipt.accepted += 1
         await mark_token_used(session, principal)
-    return receipt
+        return receipt
+
+    # Stored together with the envelopes other registries (or this one) post meanwhile.
+    return await svc.group_commit.run(store)
 
 
 @router.get("/registry/rejections")

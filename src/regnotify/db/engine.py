@@ -1,4 +1,5 @@
-"""The async engine for SQLite (WAL, foreign keys, BEGIN IMMEDIATE writes) or PostgreSQL (psycopg 3)."""
+"""The async engine for SQLite (WAL, foreign keys, BEGIN IMMEDIATE writes taken in turns) or PostgreSQL
+(psycopg 3)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from regnotify.db.writer_turn import WriterTurn
 
 # Execution option that marks a read-only transaction, so SQLite opens it DEFERRED
 # (a WAL reader) instead of taking the single writer lock with BEGIN IMMEDIATE.
@@ -66,6 +69,7 @@ class Database:
         self._reader = async_sessionmaker(
             self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False
         )
+        self._write_turn = WriterTurn(_lock_file(url)) if self.dialect == "sqlite" else None
 
     @property
     def dialect(self) -> str:
@@ -74,7 +78,11 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in one write transaction, committed on success, rolled back on error."""
-        async with self._writer() as session, session.begin():
+        if self._write_turn is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with self._write_turn(), self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -85,3 +93,13 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._write_turn is not None:
+            self._write_turn.close()
+
+
+def _lock_file(url: str) -> Path | None:
+    """The file beside a SQLite database whose lock orders its writers (None in memory)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(f"{database}-writers.lock")

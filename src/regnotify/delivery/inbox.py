@@ -11,7 +11,6 @@ import uuid
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import (
@@ -25,6 +24,7 @@ from regnotify.accounts import (
 )
 from regnotify.db import Database
 from regnotify.db.models import Delivery, InboxItem, Repository, TeamMember, User
+from regnotify.db.upsert import insert_unless_present
 from regnotify.methods.sending import Outgoing
 
 
@@ -79,11 +79,7 @@ async def add_notices(
         }
         for user in users
     ]
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    table = InboxItem.__table__
-    statement = (
-        dialect.insert(table).values(rows).on_conflict_do_nothing(index_elements=["delivery_id", "user_id"])
-    )
+    statement = insert_unless_present(session, InboxItem.__table__, ["delivery_id", "user_id"]).values(rows)
     result = await session.execute(statement)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

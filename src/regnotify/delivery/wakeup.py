@@ -23,8 +23,10 @@ CHANNEL = "regnotify_deliveries"
 
 
 async def announce(session: AsyncSession) -> None:
-    """Tell listening workers that deliveries are queued (PostgreSQL only; on commit)."""
-    if session.bind.dialect.name == "postgresql":
+    """Tell listening workers that deliveries are queued (PostgreSQL only; on commit; once per
+    session, which is one transaction here)."""
+    if session.bind.dialect.name == "postgresql" and not session.info.get(CHANNEL):
+        session.info[CHANNEL] = True
         await session.execute(text(f"NOTIFY {CHANNEL}"))
 
 

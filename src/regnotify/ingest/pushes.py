@@ -13,6 +13,7 @@ from regnotify import accounts
 from regnotify.config import Settings
 from regnotify.db.models import Repository, TagPush
 from regnotify.db.types import utcnow
+from regnotify.db.upsert import insert_unless_present
 from regnotify.events import get_event_kind
 from regnotify.ingest.recording import Recorded, record_event, repository_ref
 
@@ -41,18 +42,26 @@ async def ensure_repository(session: AsyncSession, full_name: str) -> Repository
 async def _window_allows(
     session: AsyncSession, repository: Repository, tag: str, digest: str, window: float
 ) -> bool:
-    """Record tag → digest and say whether it should notify (not the same pair within the window)."""
+    """Record tag → digest and say whether it should notify (not the same pair within the window).
+
+    The tag's row is locked while this transaction decides, so concurrent pushes of one tag are
+    judged one after the other; the first push of a tag inserts its row unless a concurrent one
+    just did, and is then judged against that one."""
     now = utcnow()
-    row = await session.scalar(
+    locked = (
         select(TagPush).where(TagPush.repository_id == repository.id, TagPush.tag == tag).with_for_update()
     )
+    row = await session.scalar(locked)
     if row is None:
-        try:
-            async with session.begin_nested():
-                session.add(TagPush(repository_id=repository.id, tag=tag, digest=digest, notified_at=now))
+        inserted = await session.scalar(
+            insert_unless_present(session, TagPush, ["repository_id", "tag"])
+            .values(repository_id=repository.id, tag=tag, digest=digest, notified_at=now)
+            .returning(TagPush.id)
+        )
+        if inserted is not None:
             return True
-        except IntegrityError:  # a concurrent push of the same tag recorded it first
-            return False
+        row = await session.scalar(locked.execution_options(populate_existing=True))
+        assert row is not None  # the concurrent insert that beat ours has committed
     if row.digest == digest and now - row.notified_at < timedelta(seconds=window):
         return False
     row.digest, row.notified_at = digest, now

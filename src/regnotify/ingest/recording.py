@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Notification, Repository
+from regnotify.db.types import utcnow
+from regnotify.db.upsert import insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
 from regnotify.metrics import count_recorded_event
@@ -102,36 +103,38 @@ async def record_event(
     alone, whatever its filter and state says. ``only_for`` records a real event meant for one
     notification alone (the image-expiry scan, which knows whom it is for).
     """
-    if external_id is not None:
-        earlier = await _existing(session, repository, external_id)
-        if earlier is not None:
-            if not _same(earlier, kind, payload):
+    values = {
+        "uuid": str(uuid.uuid4()),
+        "repository_id": repository.id,
+        "kind": kind.name,
+        "payload": payload,
+        "source": source,
+        "external_id": external_id,
+        "is_test": test_for is not None,
+        "received_at": utcnow(),
+    }
+    if external_id is None:
+        event = Event(**values)
+        session.add(event)
+        await session.flush()
+    else:
+        # One statement stores it unless the source sent this id before (or a concurrent request
+        # is storing it now: PostgreSQL waits for that one and then skips ours).
+        stored = await session.scalar(
+            insert_unless_present(session, Event, ["repository_id", "external_id"])
+            .values(values)
+            .returning(Event),
+            execution_options={"populate_existing": True},
+        )
+        if stored is None:
+            earlier = await _existing(session, repository, external_id)
+            if earlier is None or not _same(earlier, kind, payload):
                 raise EventConflict(
                     f"event id {external_id!r} was already used for a different event; "
                     "use a new id for a new event"
                 )
             return Recorded(earlier, await _deliveries_of(session, earlier), duplicate=True)
-
-    event = Event(
-        uuid=str(uuid.uuid4()),
-        repository_id=repository.id,
-        kind=kind.name,
-        payload=payload,
-        source=source,
-        external_id=external_id,
-        is_test=test_for is not None,
-    )
-    try:
-        async with session.begin_nested():
-            session.add(event)
-            await session.flush()
-    except IntegrityError:
-        # Another writer stored the same external id between our check and our insert.
-        assert external_id is not None
-        earlier = await _existing(session, repository, external_id)
-        if earlier is None or not _same(earlier, kind, payload):
-            raise EventConflict(f"event id {external_id!r} was already used for a different event") from None
-        return Recorded(earlier, await _deliveries_of(session, earlier), duplicate=True)
+        event = stored
 
     single = test_for or only_for
     targets = (

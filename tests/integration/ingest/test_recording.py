@@ -13,6 +13,7 @@ from regnotify.db import Database
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.events import get_event_kind
 from regnotify.ingest import EventConflict, record_event, repository_ref
+from regnotify.ingest.pushes import record_tag_push
 
 DIGEST = "sha256:" + "d" * 64
 
@@ -89,3 +90,21 @@ async def test_reused_id_for_another_event_conflicts(database: Database, setting
                 source="t",
                 external_id="x",
             )
+
+
+async def test_concurrent_first_pushes_of_one_tag(database: Database, settings: Settings) -> None:
+    """The first pushes of a new tag race to insert its row: equal digests notify once, and
+    different digests are each judged against the one before (so each notifies), never dropped."""
+    repo = await setup_repository(database)
+
+    async def push(tag: str, digest: str) -> bool:
+        async with database.write() as s:
+            recorded = await record_tag_push(s, repo, tag, digest, settings=settings, source="test")
+            return recorded is not None
+
+    same = await asyncio.gather(*(push("same", DIGEST) for _ in range(8)))
+    assert sorted(same) == [False] * 7 + [True]
+    different = await asyncio.gather(*(push("different", "sha256:" + str(n) * 64) for n in range(1, 9)))
+    assert different == [True] * 8
+    async with database.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Event)) == 9

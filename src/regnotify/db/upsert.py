@@ -1,0 +1,20 @@
+"""``INSERT … ON CONFLICT DO NOTHING`` for the session's database, PostgreSQL or SQLite alike.
+
+One statement stores a row unless its unique key is taken, without a savepoint to roll back to:
+the ingest path uses it where a concurrent writer may have stored the same key first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def insert_unless_present(session: AsyncSession, target: Any, key: list[str]) -> Any:
+    """An ``INSERT`` into ``target`` (a model or table) that skips rows whose ``key`` columns exist.
+
+    Add ``.values(...)`` and, to learn whether the row went in, ``.returning(...)``."""
+    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+    return dialect.insert(target).on_conflict_do_nothing(index_elements=key)
