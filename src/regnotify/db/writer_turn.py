@@ -4,10 +4,16 @@ SQLite lets one writer in at a time and makes the others poll: its busy handler 
 100 ms between tries and favours nobody, so a process that writes back to back (the API under a
 burst of registry posts) can starve another (the worker) for seconds. Writers here take turns
 before they ask SQLite: those of this process in order (an asyncio lock), then processes one
-after another through an advisory ``flock`` on a file beside the database, which the kernel hands
-to a waiting process the moment the holder lets go. SQLite's own lock still guards the data;
-this only orders the queue, so a writer that does not take part (the sqlite3 shell, say) is safe,
-merely unordered.
+after another through an advisory ``flock`` on ``<database>-writers.lock``.
+
+The kernel wakes a process waiting for that lock when it is released, but does not hand it over:
+the releasing process, writing again at once, would win every time. So a process that has to
+wait also holds a shared lock on ``<database>-writers.wait`` meanwhile, and a process that
+releases its turn while someone waits pauses a moment (``HANDOVER_SECONDS``) before it writes
+again. With nobody waiting there is no pause.
+
+SQLite's own lock still guards the data; this only orders the queue, so a writer that does not
+take part (the sqlite3 shell, say) is safe, merely unordered.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ HANDOVER_SECONDS = 0.001
 
 class WriterTurn:
     def __init__(self, lock_path: Path | None) -> None:
-        """``lock_path`` None: one process only (an in-memory database), no file lock."""
+        """``lock_path`` None: one process only (an in-memory database), no file locks."""
         self.lock_path = lock_path
         self._local = asyncio.Lock()
-        self._fd: int | None = None
+        self._turn: int | None = None
+        self._waiting: int | None = None
 
     @contextlib.asynccontextmanager
     async def __call__(self) -> AsyncIterator[None]:
@@ -36,42 +43,62 @@ class WriterTurn:
                 yield
             return
         async with self._local:
-            fd = self._file()
-            await _lock(fd)
+            turn, waiting = self._files()
+            await _take(turn, waiting)
             try:
                 yield
             finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        # The kernel wakes a process waiting for the file lock, but does not hand it over: without
-        # a pause this process, writing back to back, would take it again first every time.
-        await asyncio.sleep(HANDOVER_SECONDS)
+                fcntl.flock(turn, fcntl.LOCK_UN)
+            others_wait = _held_by_others(waiting)
+        if others_wait:
+            await asyncio.sleep(HANDOVER_SECONDS)
 
-    def _file(self) -> int:
-        if self._fd is None:
+    def _files(self) -> tuple[int, int]:
+        if self._turn is None or self._waiting is None:
             assert self.lock_path is not None
-            self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        return self._fd
+            self._turn = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            waiting_path = self.lock_path.with_name(self.lock_path.name.removesuffix(".lock") + ".wait")
+            self._waiting = os.open(waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+        return self._turn, self._waiting
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        for fd in (self._turn, self._waiting):
+            if fd is not None:
+                os.close(fd)
+        self._turn = self._waiting = None
 
 
-async def _lock(fd: int) -> None:
+async def _take(turn: int, waiting: int) -> None:
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread needed
+        fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: no thread, no waiting
         return
     except BlockingIOError:
         pass
-    waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+    taken = asyncio.get_running_loop().run_in_executor(None, _wait_for_turn, turn, waiting)
     try:
-        await asyncio.shield(waiting)
+        await asyncio.shield(taken)
     except asyncio.CancelledError:
-        # the thread will get the lock anyway: give it back as soon as it does
-        waiting.add_done_callback(lambda done: done.cancelled() or done.exception() or _unlock(fd))
+        # the thread will get the turn anyway: give it back as soon as it does
+        taken.add_done_callback(lambda done: done.cancelled() or done.exception() or _release(turn))
         raise
 
 
-def _unlock(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
+def _wait_for_turn(turn: int, waiting: int) -> None:
+    fcntl.flock(waiting, fcntl.LOCK_SH)  # "someone waits", for the holder to see
+    try:
+        fcntl.flock(turn, fcntl.LOCK_EX)
+    finally:
+        fcntl.flock(waiting, fcntl.LOCK_UN)
+
+
+def _held_by_others(waiting: int) -> bool:
+    try:
+        fcntl.flock(waiting, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    fcntl.flock(waiting, fcntl.LOCK_UN)
+    return False
+
+
+def _release(turn: int) -> None:
+    fcntl.flock(turn, fcntl.LOCK_UN)
