@@ -99,7 +99,9 @@ def serve(
     storage = "SQLite at " + str(settings.data_dir) if settings.is_embedded else "PostgreSQL"
     typer.echo(
         f"regnotify on {settings.base_url} (storage: {storage})\n"
-        f"  API docs for a browser: {settings.base_url}/docs\n"
+        f"  pages for a browser: {settings.base_url}/ (sign in as a user made with "
+        "regnotify user create NAME --password-stdin)\n"
+        f"  API docs: {settings.base_url}/docs\n"
         f"  a registry's notifications endpoint: {settings.base_url}/api/v1/registry/events "
         "(token: regnotify source create NAME)\n"
         f"  events from CI jobs: POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"

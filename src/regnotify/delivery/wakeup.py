@@ -24,10 +24,14 @@ CHANNEL = "regnotify_deliveries"
 
 async def announce(session: AsyncSession) -> None:
     """Tell listening workers that deliveries are queued (PostgreSQL only; on commit; once per
-    session, which is one transaction here)."""
-    if session.bind.dialect.name == "postgresql" and not session.info.get(CHANNEL):
-        session.info[CHANNEL] = True
-        await session.execute(text(f"NOTIFY {CHANNEL}"))
+    transaction, however many events it stores)."""
+    if session.bind.dialect.name != "postgresql":
+        return
+    transaction = session.sync_session.get_transaction()
+    if transaction is not None and session.info.get(CHANNEL) is transaction:
+        return
+    session.info[CHANNEL] = transaction
+    await session.execute(text(f"NOTIFY {CHANNEL}"))
 
 
 class Wakeup:
