@@ -61,7 +61,7 @@ async def test_another_processs_back_to_back_writes_leave_turns(database: Databa
         await busy.wait()
     # without turns, SQLite's busy handler (sleeps of up to 100 ms) lost to the busy process for
     # dozens of its transactions now and then
-    assert max(waits) <= 3, f"busy transactions committed while one write waited: {waits}"
+    assert max(waits) <= 5, f"busy transactions committed while one write waited: {waits}"
 
 
 def test_the_lock_file_sits_beside_the_database(tmp_path: Path) -> None:
