@@ -8,6 +8,9 @@ answered only after the transaction holding its work has committed, so an answer
 the per-transaction costs (BEGIN, COMMIT, on SQLite the writer lock and its waits) are paid once
 per batch instead of once per request.
 
+Pieces of one batch may share what they read through ``batch_memo(session)`` (the repository an
+event names, the notifications that may match it): within one short transaction it stays true.
+
 Each piece catches the errors it expects (a rejected event, say) itself. If a batch's transaction
 fails anyway, each of its pieces is run again alone, in a transaction of its own, so one failing
 piece fails only its own request.
@@ -27,6 +30,7 @@ from regnotify.db.engine import Database
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+MEMO = "regnotify_batch_memo"
 Work = Callable[[AsyncSession], Awaitable[T]]
 
 
@@ -83,7 +87,14 @@ class GroupCommit:
         self.transactions += 1
         self.pieces += len(batch)
         async with self.db.write() as session:
+            session.info[MEMO] = {}
             return [await work(session) for work, _ in batch]
+
+
+def batch_memo(session: AsyncSession) -> dict[Any, Any] | None:
+    """A dict shared by the pieces of the batch ``session`` runs, or None outside a group commit."""
+    memo = session.info.get(MEMO)
+    return memo if isinstance(memo, dict) else None
 
 
 def _settle(future: asyncio.Future[Any], result: Any = None, *, error: BaseException | None = None) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify import accounts
 from regnotify.config import Settings
+from regnotify.db.group_commit import batch_memo
 from regnotify.db.models import Repository, TagPush
 from regnotify.db.types import utcnow
 from regnotify.db.upsert import insert_unless_present
@@ -21,8 +22,13 @@ from regnotify.ingest.recording import Recorded, record_event, repository_ref
 async def ensure_repository(session: AsyncSession, full_name: str) -> Repository:
     """The repository, created on first sight. A namespace nobody owns yet becomes an organization
     with no members: only superusers administer it until they grant access."""
+    memo = batch_memo(session)
+    if memo is not None and ("repository", full_name) in memo:
+        return memo["repository", full_name]  # type: ignore[no-any-return]
     found = await accounts.find_repository(session, full_name)
     if found is not None:
+        if memo is not None:
+            memo["repository", full_name] = found
         return found
     namespace, _ = accounts.split_repository(full_name)
     try:

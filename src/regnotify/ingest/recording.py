@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
+from regnotify.db.group_commit import batch_memo
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.db.upsert import insert_unless_present
@@ -74,15 +75,23 @@ def _same(event: Event, kind: EventKind, payload: dict[str, Any]) -> bool:
 async def _matching_notifications(
     session: AsyncSession, repository: Repository, kind: EventKind, payload: dict[str, Any]
 ) -> list[Notification]:
-    candidates = await session.scalars(
-        select(Notification)
-        .where(
-            Notification.repository_id == repository.id,
-            Notification.event == kind.name,
-            Notification.enabled.is_(True),
+    memo = batch_memo(session)
+    key = ("notifications", repository.id, kind.name)
+    candidates: list[Notification] | None = memo.get(key) if memo is not None else None
+    if candidates is None:
+        candidates = list(
+            await session.scalars(
+                select(Notification)
+                .where(
+                    Notification.repository_id == repository.id,
+                    Notification.event == kind.name,
+                    Notification.enabled.is_(True),
+                )
+                .order_by(Notification.id)
+            )
         )
-        .order_by(Notification.id)
-    )
+        if memo is not None:
+            memo[key] = candidates
     return [n for n in candidates if kind.matches(n.event_config, payload)]
 
 

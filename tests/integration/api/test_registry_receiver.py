@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from regnotify.db import Database
-from regnotify.db.models import Event, Repository, TagPush
+from regnotify.db.models import Delivery, Event, Notification, Organization, Repository, TagPush
 from regnotify.db.types import utcnow
 
 from .conftest import World
@@ -201,3 +202,48 @@ async def test_unknown_namespace_becomes_an_organization_only_superusers_adminis
     assert_quay_error(await client.get(path, headers=world.headers("admin")), 403)
     (payload,) = await pushes(database)
     assert (payload["namespace"], payload["name"]) == ("newteam", "tools/app")
+
+
+async def test_concurrent_envelopes_share_transactions_and_each_is_matched(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    """Envelopes posted at once are stored in shared transactions (group commit): each event still
+    gets exactly the deliveries its filter allows, a new namespace is made once, and repeats of an
+    event id inside one batch count as duplicates."""
+    for pattern in ("v*", "x*"):
+        hook = {
+            "event": "repo_push",
+            "method": "webhook",
+            "config": {"url": "https://receiver.example.com/h"},
+            "eventConfig": {"tag-patterns": [pattern]},
+        }
+        assert (
+            await client.post(
+                "/api/v1/repository/acme/app/notification/", json=hook, headers=world.headers("admin")
+            )
+        ).status_code == 201
+    envelopes = [[event(tag=f"v{n}", target_digest=digest("b"))] for n in range(12)]
+    envelopes += [[event(tag=f"x{n}", target_digest=digest("c"))] for n in range(12)]
+    envelopes += [[event(repository="brandnew/app", tag=f"t{n}")] for n in range(6)]
+    envelopes += [[event(tag="dup", target_digest=digest("d"), event_id="same-id")] for _ in range(3)]
+    answers = await asyncio.gather(*(post(client, world, envelope) for envelope in envelopes))
+    assert all(answer.status_code == 200 for answer in answers)
+    assert sum(answer.json()["accepted"] for answer in answers) == 12 + 12 + 6 + 1
+    assert sum(answer.json()["duplicates"] for answer in answers) == 2
+
+    async with database.read() as session:
+        rows = (
+            await session.execute(
+                select(Event.payload, Notification.event_config)
+                .join(Delivery, Delivery.event_id == Event.id)
+                .join(Notification, Notification.id == Delivery.notification_id)
+            )
+        ).all()
+        brandnew = await session.scalar(
+            select(func.count()).select_from(Organization).where(Organization.name == "brandnew")
+        )
+    matched = sorted(
+        (next(iter(payload["updated_tags"]))[0], config["tag-patterns"][0]) for payload, config in rows
+    )
+    assert matched == sorted([("v", "v*")] * 12 + [("x", "x*")] * 12)
+    assert brandnew == 1
