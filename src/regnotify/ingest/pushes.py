@@ -67,7 +67,8 @@ async def _window_allows(
         if inserted is not None:
             return True
         row = await session.scalar(locked.execution_options(populate_existing=True))
-        assert row is not None  # the concurrent insert that beat ours has committed
+        if row is None:  # the row that beat ours is gone again (its repository deleted): notify
+            return True
     if row.digest == digest and now - row.notified_at < timedelta(seconds=window):
         return False
     row.digest, row.notified_at = digest, now
