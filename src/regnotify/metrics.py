@@ -48,6 +48,11 @@ attempt_seconds = Histogram(
     ["method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+group_commit_batch = Histogram(
+    "regnotify_group_commit_batch_size",
+    "Requests whose writes shared one committed transaction (the registry receiver's group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)
 pending_deliveries = Gauge(
     "regnotify_deliveries_pending", "Deliveries waiting to be sent, held ones included (database)."
 )

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.db.engine import Database
+from regnotify.metrics import group_commit_batch
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,9 @@ class GroupCommit:
         self.pieces += len(batch)
         async with self.db.write() as session:
             session.info[MEMO] = {}
-            return [await work(session) for work, _ in batch]
+            results = [await work(session) for work, _ in batch]
+        group_commit_batch.observe(len(batch))
+        return results
 
 
 def batch_memo(session: AsyncSession) -> dict[Any, Any] | None:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, update
 
 from regnotify.db import Database
@@ -204,6 +205,10 @@ async def test_unknown_namespace_becomes_an_organization_only_superusers_adminis
     assert (payload["namespace"], payload["name"]) == ("newteam", "tools/app")
 
 
+def batch_count() -> float:
+    return REGISTRY.get_sample_value("regnotify_group_commit_batch_size_count") or 0.0
+
+
 async def test_concurrent_envelopes_share_transactions_and_each_is_matched(
     client: httpx.AsyncClient, world: World, database: Database
 ) -> None:
@@ -226,8 +231,10 @@ async def test_concurrent_envelopes_share_transactions_and_each_is_matched(
     envelopes += [[event(tag=f"x{n}", target_digest=digest("c"))] for n in range(12)]
     envelopes += [[event(repository="brandnew/app", tag=f"t{n}")] for n in range(6)]
     envelopes += [[event(tag="dup", target_digest=digest("d"), event_id="same-id")] for _ in range(3)]
+    batches_before = batch_count()
     answers = await asyncio.gather(*(post(client, world, envelope) for envelope in envelopes))
     assert all(answer.status_code == 200 for answer in answers)
+    assert batch_count() - batches_before < len(envelopes)  # some shared a transaction
     assert sum(answer.json()["accepted"] for answer in answers) == 12 + 12 + 6 + 1
     assert sum(answer.json()["duplicates"] for answer in answers) == 2
 
