@@ -41,8 +41,8 @@ class GroupCommit:
         self.max_batch = max_batch
         self._queue: list[tuple[Work[Any], asyncio.Future[Any]]] = []
         self._runner: asyncio.Task[None] | None = None
-        self.transactions = 0  # committed or not; for tests and benchmarks
-        self.pieces = 0
+        self.transactions = 0  # committed or not, re-runs alone included; for tests and benchmarks
+        self.pieces = 0  # pieces of work taken from the queue
 
     async def run(self, work: Work[T]) -> T:
         """Run ``work`` in a shared write transaction; its result once that transaction committed."""
@@ -60,6 +60,7 @@ class GroupCommit:
             while self._queue:
                 batch = self._queue[: self.max_batch]
                 del self._queue[: self.max_batch]
+                self.pieces += len(batch)
                 try:
                     results = await self._together(batch)
                 except Exception as exc:
@@ -86,7 +87,6 @@ class GroupCommit:
 
     async def _together(self, batch: list[tuple[Work[Any], asyncio.Future[Any]]]) -> list[Any]:
         self.transactions += 1
-        self.pieces += len(batch)
         async with self.db.write() as session:
             session.info[MEMO] = {}
             results = [await work(session) for work, _ in batch]

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role
+from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.delivery_log import (
     AlreadyQueued,
     attempts_of,
@@ -22,7 +24,7 @@ from regnotify.web.describe import event_title, filter_text, method_title, notif
 from regnotify.web.errors import PageError
 from regnotify.web.notice_text import repository_href
 from regnotify.web.rendering import render
-from regnotify.web.viewer import CheckedPost, ServicesDep, SignedIn
+from regnotify.web.viewer import CheckedPost, ServicesDep, SignedIn, Viewer
 
 router = APIRouter(include_in_schema=False)
 BASE = "/repository/{repository:path}/notification/{uuid}"
@@ -77,17 +79,25 @@ async def history(
     return await render(request, "history.html", viewer, context)
 
 
+async def _delivery_in(
+    session: AsyncSession, viewer: Viewer, repository: str, uuid: str, delivery_id: str
+) -> tuple[Repository, Notification, Delivery, Event]:
+    """The delivery of this notification of this repository, for its admins; else the 403/404 page."""
+    repo, _ = await repository_page(session, viewer, repository, Role.ADMIN)
+    notification = await notification_in(session, repo, uuid)
+    found = await find_delivery(session, notification, delivery_id)
+    if found is None:
+        raise PageError(404, f"Notification {uuid} has no delivery {delivery_id}.")
+    return repo, notification, found[0], found[1]
+
+
 @router.get(BASE + "/deliveries/{delivery_id}", response_class=HTMLResponse)
 async def delivery_page(
     request: Request, repository: str, uuid: str, delivery_id: str, viewer: SignedIn, svc: ServicesDep
 ) -> HTMLResponse:
     async with svc.db.read() as session:
-        repo, _ = await repository_page(session, viewer, repository, Role.ADMIN)
-        notification = await notification_in(session, repo, uuid)
-        found = await find_delivery(session, notification, delivery_id)
-        if found is None:
-            raise PageError(404, f"Notification {uuid} has no delivery {delivery_id}.")
-        delivery, event = found
+        found = await _delivery_in(session, viewer, repository, uuid, delivery_id)
+        repo, notification, delivery, event = found
         attempts = await attempts_of(session, delivery)
     sent = next((attempt.request for attempt in reversed(attempts) if attempt.request), None)
     context = {
@@ -109,13 +119,9 @@ async def redeliver_one(
 ) -> RedirectResponse:
     """Send a finished delivery again, with the same delivery id, as soon as a worker is free."""
     async with svc.db.write() as session:
-        repo, _ = await repository_page(session, viewer, repository, Role.ADMIN)
-        notification = await notification_in(session, repo, uuid)
-        found = await find_delivery(session, notification, delivery_id)
-        if found is None:
-            raise PageError(404, f"Notification {uuid} has no delivery {delivery_id}.")
+        repo, _, delivery, _ = await _delivery_in(session, viewer, repository, uuid, delivery_id)
         try:
-            redeliver(found[0])
+            redeliver(delivery)
         except AlreadyQueued as exc:
             raise PageError(409, f"{exc}.") from None
     return RedirectResponse(f"{history_href(repo.full_name, uuid)}?tested={delivery_id}", status_code=303)

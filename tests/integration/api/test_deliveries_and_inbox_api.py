@@ -21,21 +21,11 @@ BASE = "/api/v1/repository/acme/app/notification/"
 EMAIL = {"event": "repo_push", "method": "email", "config": {"email": "ops@example.com"}, "eventConfig": {}}
 
 
-async def failed_test_delivery(
-    client: httpx.AsyncClient, world: World, database: Database
-) -> tuple[str, str]:
-    uuid = (await client.post(BASE, json=EMAIL, headers=world.headers("admin"))).json()["uuid"]
-    delivery = (await client.post(f"{BASE}{uuid}/test", headers=world.headers("admin"))).json()["delivery"][
-        "id"
-    ]
+async def answer_500_once(database: Database, *, excerpt: str, request: dict[str, str]) -> None:
+    """Claim the one queued delivery and record an HTTP 500 answer for it (to be retried)."""
     (claimed,) = await claim(database, limit=5, lease_seconds=30, worker="t")
     result = SendResult(
-        ok=False,
-        status_code=500,
-        error="HTTP 500",
-        response_excerpt="boom",
-        request={"url": "x"},
-        duration_ms=12,
+        ok=False, status_code=500, error="HTTP 500", response_excerpt=excerpt, request=request, duration_ms=12
     )
     await finish(
         database,
@@ -46,6 +36,16 @@ async def failed_test_delivery(
         failure_threshold=10,
         worker="t",
     )
+
+
+async def failed_test_delivery(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> tuple[str, str]:
+    uuid = (await client.post(BASE, json=EMAIL, headers=world.headers("admin"))).json()["uuid"]
+    delivery = (await client.post(f"{BASE}{uuid}/test", headers=world.headers("admin"))).json()["delivery"][
+        "id"
+    ]
+    await answer_500_once(database, excerpt="boom", request={"url": "x"})
     return uuid, delivery
 
 

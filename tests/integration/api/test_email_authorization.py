@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import email
-import re
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
-from email import policy
-from email.message import EmailMessage
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
 from regnotify.app import create_app
@@ -20,41 +14,12 @@ from regnotify.config import Settings
 from regnotify.db import Database
 from regnotify.db.models import AuthorizedEmail
 from regnotify.db.types import utcnow
+from tests.integration.conftest import Inbox
 
 from .conftest import World, fixed_resolver
 from .test_notifications_api import assert_quay_error
 
 REPO = "/api/v1/repository/acme/app"
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[attr-defined, arg-type]
-        return "250 OK"
-
-    def link(self) -> str:
-        body = self.messages[-1].get_body(preferencelist=("plain",))
-        assert body is not None
-        match = re.search(r"https://regnotify\.test(/authrepoemail\?code=\S+)", body.get_content())
-        assert match, body.get_content()
-        return match.group(1)
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 
 from regnotify.app import create_app
 from regnotify.config import Settings
 from regnotify.db import Database
 from tests.integration.api.conftest import fixed_resolver
-from tests.integration.api.test_email_authorization import Inbox
+from tests.integration.conftest import Inbox
 from tests.integration.web.conftest import PageClient
 
 NEW = "/repository/acme/app/notification/new"
@@ -22,25 +20,11 @@ EMAIL = {"event": "repo_push", "method": "email", "email": "new@example.com", "t
 
 
 @pytest.fixture
-def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
 async def mail_pages(
-    settings: Settings, database: Database, smtp_inbox: tuple[Inbox, int], web_users: dict[str, int]
+    settings: Settings, database: Database, smtp: tuple[Inbox, int], web_users: dict[str, int]
 ) -> AsyncIterator[PageClient]:
     configured = settings.model_copy(
-        update={"smtp_host": "127.0.0.1", "smtp_port": smtp_inbox[1], "smtp_security": "plain"}
+        update={"smtp_host": "127.0.0.1", "smtp_port": smtp[1], "smtp_security": "plain"}
     )
     app = create_app(configured, database=database, resolver=fixed_resolver)
     async with app.router.lifespan_context(app):
@@ -49,8 +33,8 @@ async def mail_pages(
             yield PageClient(http)
 
 
-async def test_confirm_inline_then_create(mail_pages: PageClient, smtp_inbox: tuple[Inbox, int]) -> None:
-    inbox, _ = smtp_inbox
+async def test_confirm_inline_then_create(mail_pages: PageClient, smtp: tuple[Inbox, int]) -> None:
+    inbox, _ = smtp
     await mail_pages.sign_in("admin")
     await mail_pages.get(NEW)
     refused = await mail_pages.post(NEW, EMAIL)
@@ -80,15 +64,13 @@ async def test_confirm_inline_then_create(mail_pages: PageClient, smtp_inbox: tu
     assert "new@example.com" in (await mail_pages.get("/repository/acme/app?tab=settings")).text
 
 
-async def test_confirmation_mails_are_rate_limited(
-    mail_pages: PageClient, smtp_inbox: tuple[Inbox, int]
-) -> None:
+async def test_confirmation_mails_are_rate_limited(mail_pages: PageClient, smtp: tuple[Inbox, int]) -> None:
     await mail_pages.sign_in("admin")
     await mail_pages.get(NEW)
     assert (await mail_pages.post(NEW, {**EMAIL, "action": "verify"})).status_code == 200
     again = await mail_pages.post(NEW, {**EMAIL, "action": "verify"})
     assert again.status_code == 429 and "try again in" in again.text and 'id="email-error"' in again.text
-    assert len(smtp_inbox[0].messages) == 1
+    assert len(smtp[0].messages) == 1
     bad = await mail_pages.post(NEW, {**EMAIL, "email": "not-an-address", "action": "verify"})
     assert bad.status_code == 400 and 'id="email-error"' in bad.text
 

@@ -10,11 +10,8 @@ from sqlalchemy import select
 from regnotify.db import Database
 from regnotify.db.models import Notification
 from regnotify.db.types import utcnow
-from regnotify.delivery.outcome import finish
-from regnotify.delivery.queue import claim
-from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery_log import hourly_outcomes
-from regnotify.methods.sending import SendResult
+from tests.integration.api.test_deliveries_and_inbox_api import answer_500_once
 from tests.integration.web.conftest import PageClient
 
 NEW = "/repository/acme/app/notification/new"
@@ -29,23 +26,8 @@ async def failed_test_delivery(pages: PageClient, database: Database) -> tuple[s
     (uuid,) = re.findall(r'data-notification="([^"]+)"', table.text)
     tested = await pages.post(f"/repository/acme/app/notification/{uuid}/test")
     delivery = tested.headers["location"].split("tested=", 1)[1]
-    (claimed,) = await claim(database, limit=5, lease_seconds=30, worker="t")
-    result = SendResult(
-        ok=False,
-        status_code=500,
-        error="HTTP 500",
-        response_excerpt="<b>boom</b>",
-        request={"method": "POST", "url": "https://receiver.example.com/…"},
-        duration_ms=12,
-    )
-    await finish(
-        database,
-        claimed,
-        result,
-        started_at=utcnow(),
-        policy=RetryPolicy([1], 10),
-        failure_threshold=10,
-        worker="t",
+    await answer_500_once(
+        database, excerpt="<b>boom</b>", request={"method": "POST", "url": "https://receiver.example.com/…"}
     )
     return uuid, delivery
 

@@ -1,0 +1,43 @@
+"""What API and page tests share: a real SMTP server (aiosmtpd) on a free loopback port."""
+
+from __future__ import annotations
+
+import email
+import re
+import socket
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+
+import pytest
+from aiosmtpd.controller import Controller
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[attr-defined, arg-type]
+        return "250 OK"
+
+    def link(self) -> str:
+        body = self.messages[-1].get_body(preferencelist=("plain",))
+        assert body is not None
+        match = re.search(r"https://regnotify\.test(/authrepoemail\?code=\S+)", body.get_content())
+        assert match, body.get_content()
+        return match.group(1)
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
