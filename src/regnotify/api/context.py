@@ -31,5 +31,6 @@ class Services:
         self.group_commit = GroupCommit(self.db)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """The application's services (async, so FastAPI calls it inline instead of in a thread)."""
     return request.app.state.services  # type: ignore[no-any-return]

@@ -11,6 +11,7 @@ be used is logged and recorded with the reason; superusers list them at ``/regis
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -18,16 +19,14 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.accounts import AccountError
 from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal, mark_token_used
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.api.json_body import parse_json_body
+from regnotify.config import Settings
 from regnotify.db.models import IngestRejection
-from regnotify.events import EventError
-from regnotify.ingest import EventConflict
 from regnotify.ingest.distribution import MAX_ENVELOPE_EVENTS, Skipped, classify, envelope_events, excerpt
-from regnotify.ingest.pushes import ensure_repository, record_tag_push
+from regnotify.ingest.pushes import PushToRecord, record_tag_pushes
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["registry"])
@@ -56,6 +55,43 @@ def _source(principal: Principal) -> str:
     return f"registry:{principal.service}"
 
 
+@dataclass
+class _Envelope:
+    """One posted envelope, judged before it takes a turn at the database (which does only writes)."""
+
+    principal: Principal
+    settings: Settings
+    rejected: list[tuple[str | None, str, str]]  # event id, reason, excerpt
+    pushes: list[PushToRecord]
+    push_events: list[Any]  # each push's event as posted, for the excerpt if it is refused
+    ignored: int
+
+
+async def _store(session: AsyncSession, envelopes: list[_Envelope]) -> list[EnvelopeReceipt]:
+    """Store the envelopes of one shared transaction: every push of them in one set-wise call."""
+    receipts = [EnvelopeReceipt(ignored=envelope.ignored) for envelope in envelopes]
+    pushes = [push for envelope in envelopes for push in envelope.pushes]
+    # The envelopes of one application, so one set of settings.
+    outcomes = iter(await record_tag_pushes(session, pushes, settings=envelopes[0].settings))
+    for envelope, receipt in zip(envelopes, receipts, strict=True):
+        rejected = list(envelope.rejected)
+        for push, event in zip(envelope.pushes, envelope.push_events, strict=True):
+            outcome = next(outcomes)
+            if outcome.error is not None:
+                rejected.append((push.external_id, str(outcome.error), excerpt(event)))
+            elif outcome.accepted:
+                receipt.accepted += 1
+            else:
+                receipt.duplicates += 1
+        source = _source(envelope.principal)
+        for event_id, reason, detail in rejected:
+            receipt.rejected += 1
+            log.warning("registry event %s from %s not used: %s", event_id or "(no id)", source, reason)
+            session.add(IngestRejection(source=source, external_id=event_id, reason=reason, excerpt=detail))
+        await mark_token_used(session, envelope.principal)
+    return receipts
+
+
 @router.post(
     "/registry/events",
     response_model=EnvelopeReceipt,
@@ -75,50 +111,30 @@ async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDe
     events = envelope_events(body)
     if events is not None and len(events) > MAX_ENVELOPE_EVENTS:
         raise ApiError(400, f"the envelope holds {len(events)} events; send at most {MAX_ENVELOPE_EVENTS}")
-    # Judge every event before taking a turn at the database: the shared transaction does only writes.
-    judged = [(event, classify(event)) for event in events] if events is not None else []
-
-    async def store(session: AsyncSession) -> EnvelopeReceipt:
-        receipt = EnvelopeReceipt()
-
-        def reject(event_id: str | None, reason: str, detail: str) -> None:
-            receipt.rejected += 1
-            log.warning("registry event %s from %s not used: %s", event_id or "(no id)", source, reason)
-            session.add(IngestRejection(source=source, external_id=event_id, reason=reason, excerpt=detail))
-
-        if events is None:
-            reject(None, "the body is JSON but not a notification envelope", excerpt(body))
-        for event, outcome in judged:
-            if isinstance(outcome, Skipped):
-                if outcome.rejected:
-                    reject(outcome.event_id, outcome.reason, outcome.excerpt)
-                else:
-                    receipt.ignored += 1
-                continue
-            try:
-                repository = await ensure_repository(session, outcome.repository)
-                recorded = await record_tag_push(
-                    session,
-                    repository,
-                    outcome.tag,
-                    outcome.digest,
-                    settings=svc.settings,
-                    source=source,
-                    external_id=outcome.event_id,
-                    registry_host=outcome.request_host,
-                )
-            except (AccountError, EventError, EventConflict) as exc:
-                reject(outcome.event_id, str(exc), excerpt(event))
-                continue
-            if recorded is None or recorded.duplicate:
-                receipt.duplicates += 1
+    envelope = _Envelope(principal, svc.settings, [], [], [], 0)
+    if events is None:
+        envelope.rejected.append((None, "the body is JSON but not a notification envelope", excerpt(body)))
+    for event in events or []:
+        outcome = classify(event)
+        if isinstance(outcome, Skipped):
+            if outcome.rejected:
+                envelope.rejected.append((outcome.event_id, outcome.reason, outcome.excerpt))
             else:
-                receipt.accepted += 1
-        await mark_token_used(session, principal)
-        return receipt
-
+                envelope.ignored += 1
+            continue
+        envelope.pushes.append(
+            PushToRecord(
+                outcome.repository,
+                outcome.tag,
+                outcome.digest,
+                source,
+                external_id=outcome.event_id,
+                registry_host=outcome.request_host,
+            )
+        )
+        envelope.push_events.append(event)
     # Stored together with the envelopes other registries (or this one) post meanwhile.
-    return await svc.group_commit.run(store)
+    return await svc.group_commit.run(_store, envelope)
 
 
 @router.get("/registry/rejections")

@@ -18,7 +18,7 @@ from regnotify.config import Settings
 from regnotify.db.models import Build, Repository
 from regnotify.db.types import utcnow
 from regnotify.events import PayloadError, get_event_kind
-from regnotify.ingest.pushes import record_tag_push
+from regnotify.ingest.pushes import PushToRecord, record_tag_pushes
 from regnotify.ingest.recording import Recorded, record_event, repository_ref
 
 PHASE_EVENTS = {
@@ -86,8 +86,11 @@ async def advance_build(
     )
     digests = payload.get("manifest_digests") or []
     if phase == "success" and len(digests) == 1:
-        for tag in payload.get("docker_tags", []):
-            await record_tag_push(session, repository, tag, digests[0], settings=settings, source=source)
+        tags = payload.get("docker_tags", [])
+        pushes = [PushToRecord(repository.full_name, tag, digests[0], source) for tag in tags]
+        for outcome in await record_tag_pushes(session, pushes, settings=settings):
+            if outcome.error is not None:
+                raise outcome.error
     return recorded
 
 

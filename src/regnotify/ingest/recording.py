@@ -8,6 +8,7 @@ of the same source event return the first one instead of notifying twice.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
-from regnotify.db.group_commit import batch_memo
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.db.upsert import insert_unless_present
@@ -26,6 +26,12 @@ from regnotify.metrics import count_recorded_event
 
 class EventConflict(ValueError):
     """An event id was reused for a different event."""
+
+    @classmethod
+    def reused(cls, external_id: str) -> EventConflict:
+        return cls(
+            f"event id {external_id!r} was already used for a different event; use a new id for a new event"
+        )
 
 
 @dataclass
@@ -72,26 +78,30 @@ def _same(event: Event, kind: EventKind, payload: dict[str, Any]) -> bool:
     return event.kind == kind.name and event.payload == payload
 
 
+async def enabled_notifications(
+    session: AsyncSession, repository_ids: Collection[int], kind: str
+) -> dict[int, list[Notification]]:
+    """The enabled notifications for events of ``kind`` in each of the repositories, in id order."""
+    found: dict[int, list[Notification]] = {}
+    if repository_ids:
+        rows = await session.scalars(
+            select(Notification)
+            .where(
+                Notification.repository_id.in_(repository_ids),
+                Notification.event == kind,
+                Notification.enabled.is_(True),
+            )
+            .order_by(Notification.id)
+        )
+        for notification in rows:
+            found.setdefault(notification.repository_id, []).append(notification)
+    return found
+
+
 async def _matching_notifications(
     session: AsyncSession, repository: Repository, kind: EventKind, payload: dict[str, Any]
 ) -> list[Notification]:
-    memo = batch_memo(session)
-    key = ("notifications", repository.id, kind.name)
-    candidates: list[Notification] | None = memo.get(key) if memo is not None else None
-    if candidates is None:
-        candidates = list(
-            await session.scalars(
-                select(Notification)
-                .where(
-                    Notification.repository_id == repository.id,
-                    Notification.event == kind.name,
-                    Notification.enabled.is_(True),
-                )
-                .order_by(Notification.id)
-            )
-        )
-        if memo is not None:
-            memo[key] = candidates
+    candidates = (await enabled_notifications(session, [repository.id], kind.name)).get(repository.id, [])
     return [n for n in candidates if kind.matches(n.event_config, payload)]
 
 
@@ -138,10 +148,7 @@ async def record_event(
         if stored is None:
             earlier = await _existing(session, repository, external_id)
             if earlier is None or not _same(earlier, kind, payload):
-                raise EventConflict(
-                    f"event id {external_id!r} was already used for a different event; "
-                    "use a new id for a new event"
-                )
+                raise EventConflict.reused(external_id)
             return Recorded(earlier, await _deliveries_of(session, earlier), duplicate=True)
         event = stored
 

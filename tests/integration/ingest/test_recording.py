@@ -13,7 +13,7 @@ from regnotify.db import Database
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.events import get_event_kind
 from regnotify.ingest import EventConflict, record_event, repository_ref
-from regnotify.ingest.pushes import record_tag_push
+from regnotify.ingest.pushes import PushToRecord, record_tag_pushes
 
 DIGEST = "sha256:" + "d" * 64
 
@@ -99,8 +99,10 @@ async def test_concurrent_first_pushes_of_one_tag(database: Database, settings: 
 
     async def push(tag: str, digest: str) -> bool:
         async with database.write() as s:
-            recorded = await record_tag_push(s, repo, tag, digest, settings=settings, source="test")
-            return recorded is not None
+            (outcome,) = await record_tag_pushes(
+                s, [PushToRecord(repo.full_name, tag, digest, "test")], settings=settings
+            )
+            return outcome.accepted
 
     same = await asyncio.gather(*(push("same", DIGEST) for _ in range(8)))
     assert sorted(same) == [False] * 7 + [True]
