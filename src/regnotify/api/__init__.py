@@ -20,6 +20,9 @@ from regnotify.api.context import Services
 from regnotify.api.errors import ApiError, install_error_handlers
 
 router = APIRouter(prefix="/api/v1")
+# Routes match in order, one candidate at a time: the registry receiver, which takes the bulk of
+# all requests, first.
+router.include_router(registry.router)
 router.include_router(notification_changes.router)  # before notifications: "logs" is not a uuid
 router.include_router(notifications.router)
 router.include_router(authorized_emails.router)
@@ -28,7 +31,6 @@ router.include_router(deliveries.router)
 router.include_router(events.router)
 router.include_router(inbox.router)
 router.include_router(mirror.router)
-router.include_router(registry.router)
 router.include_router(tags.router)
 router.include_router(vulnerabilities.router)
 

@@ -50,7 +50,8 @@ class Principal:
         return "anonymous"
 
 
-async def _principal(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+async def authenticate(request: Request, svc: Annotated[Services, Depends(services)]) -> Principal:
+    """The caller of ``request``, from its bearer token (a dependency, or called directly)."""
     header = request.headers.get("authorization")
     if not header:
         return Principal()
@@ -76,7 +77,7 @@ async def _principal(request: Request, svc: Annotated[Services, Depends(services
     return principal
 
 
-CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
 async def mark_token_used(session: AsyncSession, principal: Principal) -> None:

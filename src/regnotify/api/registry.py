@@ -14,12 +14,18 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal, mark_token_used
+from regnotify.api.auth import (
+    UNAUTHORIZED_HEADERS,
+    CurrentPrincipal,
+    Principal,
+    authenticate,
+    mark_token_used,
+)
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.api.json_body import parse_json_body
@@ -104,8 +110,11 @@ async def _store(session: AsyncSession, envelopes: list[_Envelope]) -> list[Enve
         }
     },
 )
-async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDep) -> EnvelopeReceipt:
+async def receive(request: Request) -> Response:
     """Store the envelope's tag pushes as ``repo_push`` events (and queue their deliveries)."""
+    # The bulk of all requests: no dependencies to solve and no response model to validate.
+    svc: Services = request.app.state.services
+    principal = await authenticate(request, svc)
     source = _source(principal)
     body = parse_json_body(await request.body(), "a Distribution notification envelope")
     events = envelope_events(body)
@@ -134,7 +143,8 @@ async def receive(request: Request, principal: CurrentPrincipal, svc: ServicesDe
         )
         envelope.push_events.append(event)
     # Stored together with the envelopes other registries (or this one) post meanwhile.
-    return await svc.group_commit.run(_store, envelope)
+    receipt = await svc.group_commit.run(_store, envelope)
+    return Response(receipt.model_dump_json(), media_type="application/json")
 
 
 @router.get("/registry/rejections")
