@@ -1,58 +1,35 @@
 """Turning a claimed delivery into what a method sends: the event's message and the opened config.
 
 An event fans out to many notifications and a notification sends many events, so the worker keeps
-the last few of each instead of rendering and decrypting per delivery: rendered messages by event
-id (events never change once stored), opened configs by notification id for as long as the sealed
-config read at claim time is the same (any edit reseals it, so it compares unequal).
+the last few of each instead of rendering and decrypting per delivery: messages by event id
+(events never change once stored; each part is rendered when a method first reads it), opened
+configs by notification id for as long as the sealed config read at claim time is the same (any
+edit reseals it, so it compares unequal).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from regnotify.crypto import SecretBox
 from regnotify.delivery.queue import Claimed, ClaimedNotification
-from regnotify.events import get_event_kind
 from regnotify.methods import NotificationMethod
-from regnotify.methods.sending import Outgoing
+from regnotify.methods.sending import Message, Outgoing
 
 CACHE_SIZE = 1024
 Key = TypeVar("Key")
 Value = TypeVar("Value")
 
 
-@dataclass(frozen=True, slots=True)
-class Rendered:
-    """What an event reads as, the same for every notification it fans out to."""
-
-    summary: str
-    level: str
-    html: str
-    text: str
-
-
-def render(claimed: Claimed) -> Rendered:
-    kind = get_event_kind(claimed.event.kind)
-    payload = claimed.event.payload
-    return Rendered(
-        kind.summary(payload), kind.level(payload), kind.html_message(payload), kind.text_message(payload)
-    )
-
-
-def build_outgoing(claimed: Claimed, rendered: Rendered | None = None) -> Outgoing:
-    rendered = rendered or render(claimed)
+def build_outgoing(claimed: Claimed, message: Message | None = None) -> Outgoing:
     return Outgoing(
         delivery_id=claimed.delivery_uuid,
         attempt=claimed.attempts + 1,
         event=claimed.event.kind,
         payload=claimed.event.payload,
-        summary=rendered.summary,
-        level=rendered.level,
-        html=rendered.html,
-        text=rendered.text,
+        message=message or Message(claimed.event.kind, claimed.event.payload),
         repository=claimed.repository.full_name,
         namespace=claimed.repository.namespace,
         notification_uuid=claimed.notification.uuid,
@@ -79,14 +56,18 @@ class _Recent(Generic[Key, Value]):
         return value
 
 
-class RenderedEvents:
-    """Rendered messages of recent events."""
+class EventMessages:
+    """Messages of recent events."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
-        self._recent: _Recent[int, Rendered] = _Recent(size)
+        self._recent: _Recent[int, Message] = _Recent(size)
 
-    def get(self, claimed: Claimed) -> Rendered:
-        return self._recent.get_or_make(claimed.event.id, lambda: render(claimed), lambda _found: True)
+    def get(self, claimed: Claimed) -> Message:
+        return self._recent.get_or_make(
+            claimed.event.id,
+            lambda: Message(claimed.event.kind, claimed.event.payload),
+            lambda _found: True,
+        )
 
 
 class OpenedConfigs:

@@ -26,7 +26,7 @@ from regnotify.db.types import utcnow
 from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
 from regnotify.delivery.outcome import Finished, disabled_mail
 from regnotify.delivery.pacing import Pacer
-from regnotify.delivery.preparing import OpenedConfigs, RenderedEvents, build_outgoing
+from regnotify.delivery.preparing import EventMessages, OpenedConfigs, build_outgoing
 from regnotify.delivery.queue import Claimed, claim
 from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
@@ -59,7 +59,7 @@ class Worker:
         self._slot_freed = asyncio.Event()  # set when a send ends; cleared each time the loop looks
         self.wakeup = Wakeup(db)
         self.finisher = Finisher(db, settings, self.policy, worker=self.name)
-        self.rendered = RenderedEvents()
+        self.messages = EventMessages()
         self.opened = OpenedConfigs(box)
         self.pacer = Pacer(db, settings.chat_sends_per_minute)
         self._next_purge = 0.0
@@ -78,7 +78,7 @@ class Worker:
                     permanent=True,
                     error="the notification's secrets do not open with the configured secret key",
                 )
-            outgoing = build_outgoing(claimed, self.rendered.get(claimed))
+            outgoing = build_outgoing(claimed, self.messages.get(claimed))
             return await method.send(config, outgoing, self.senders)
         except Exception as exc:
             log.exception("delivery %s: sending raised", claimed.delivery_uuid)

@@ -8,10 +8,39 @@ touches the queue: it reports what happened and the worker decides about retries
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
+
+from regnotify.events import get_event_kind
 
 if TYPE_CHECKING:
     from regnotify.config import Settings
+
+
+class Message:
+    """What an event reads as for people, each part rendered on first use: a webhook reads none of
+    them, a chat method some, e-mail all. One event's message serves every notification it fans
+    out to."""
+
+    def __init__(self, event: str, payload: dict[str, Any]) -> None:
+        self.kind = get_event_kind(event)
+        self.payload = payload
+
+    @cached_property
+    def summary(self) -> str:
+        return self.kind.summary(self.payload)
+
+    @cached_property
+    def level(self) -> str:  # info | warning | error | primary | success
+        return self.kind.level(self.payload)
+
+    @cached_property
+    def html(self) -> str:  # escaped HTML message
+        return self.kind.html_message(self.payload)
+
+    @cached_property
+    def text(self) -> str:  # plain-text message
+        return self.kind.text_message(self.payload)
 
 
 @dataclass(frozen=True)
@@ -22,15 +51,28 @@ class Outgoing:
     attempt: int  # 1 for the first try
     event: str  # event kind, e.g. "repo_push"
     payload: dict[str, Any]  # the event payload exactly as stored (Quay's shape)
-    summary: str
-    level: str  # info | warning | error | primary | success
-    html: str  # escaped HTML message
-    text: str  # plain-text message
+    message: Message
     repository: str  # "ns/name"
     namespace: str
     notification_uuid: str
     notification_title: str | None
     is_test: bool = False
+
+    @property
+    def summary(self) -> str:
+        return self.message.summary
+
+    @property
+    def level(self) -> str:
+        return self.message.level
+
+    @property
+    def html(self) -> str:
+        return self.message.html
+
+    @property
+    def text(self) -> str:
+        return self.message.text
 
 
 @dataclass

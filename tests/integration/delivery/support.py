@@ -10,9 +10,18 @@ from typing import Any
 from regnotify.config import Settings
 from regnotify.delivery.http import GuardedHttpClient
 from regnotify.events import RepositoryRef, get_event_kind
-from regnotify.methods.sending import Outgoing
+from regnotify.methods.sending import Message, Outgoing
 
 REPO = RepositoryRef("acme", "app", "registry.test", "https://regnotify.test")
+
+
+def message_with(event: str, payload: dict[str, Any], changes: dict[str, Any]) -> Message:
+    """The event's message, with the parts named in ``changes`` (taken out of it) replaced."""
+    message = Message(event, payload)
+    for part in ("summary", "level", "html", "text"):
+        if part in changes:
+            setattr(message, part, changes.pop(part))
+    return message
 
 
 def make_outgoing(event: str = "repo_push", **changes: Any) -> Outgoing:
@@ -23,10 +32,7 @@ def make_outgoing(event: str = "repo_push", **changes: Any) -> Outgoing:
         "attempt": 1,
         "event": event,
         "payload": payload,
-        "summary": kind.summary(payload),
-        "level": kind.level(payload),
-        "html": kind.html_message(payload),
-        "text": kind.text_message(payload),
+        "message": message_with(event, payload, changes),
         "repository": REPO.full_name,
         "namespace": REPO.namespace,
         "notification_uuid": str(uuid.uuid4()),

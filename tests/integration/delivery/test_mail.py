@@ -28,6 +28,8 @@ from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods.email import EmailMethod
 from regnotify.methods.sending import MailClient, Outgoing, Senders, SendResult
 
+from .support import message_with
+
 REPO = RepositoryRef("acme", "app", "registry.test", "https://regnotify.test")
 TO = "dev@example.org"
 PASSWORD = "S3cret-smtp-Pa55word"
@@ -135,10 +137,7 @@ def outgoing(event: str = "repo_push", data: dict[str, Any] | None = None, **cha
         "attempt": 1,
         "event": event,
         "payload": payload,
-        "summary": kind.summary(payload),
-        "level": kind.level(payload),
-        "html": kind.html_message(payload),
-        "text": kind.text_message(payload),
+        "message": message_with(event, payload, changes),
         "repository": REPO.full_name,
         "namespace": REPO.namespace,
         "notification_uuid": str(uuid.uuid4()),

@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from regnotify.crypto import SecretBox
-from regnotify.delivery.preparing import CACHE_SIZE, OpenedConfigs, RenderedEvents, build_outgoing
+from regnotify.delivery.preparing import CACHE_SIZE, EventMessages, OpenedConfigs, build_outgoing
 from regnotify.delivery.queue import Claimed, ClaimedEvent, ClaimedNotification, ClaimedRepository
 from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods import get_method
@@ -60,19 +60,26 @@ def test_outgoing_carries_the_delivery_and_the_rendered_event() -> None:
 
 
 def test_an_event_is_rendered_once_for_all_its_notifications() -> None:
-    rendered = RenderedEvents()
-    first = rendered.get(claimed(1, push_payload("v1"), {}, notification_id=1))
-    assert rendered.get(claimed(1, push_payload("v1"), {}, notification_id=2)) is first
-    other = rendered.get(claimed(2, push_payload("v2"), {}))
+    messages = EventMessages()
+    first = messages.get(claimed(1, push_payload("v1"), {}, notification_id=1))
+    assert messages.get(claimed(1, push_payload("v1"), {}, notification_id=2)) is first
+    assert first.text is first.text  # rendered once, then kept
+    other = messages.get(claimed(2, push_payload("v2"), {}))
     assert other is not first and "v2" in other.text
 
 
+def test_a_message_renders_only_the_parts_read() -> None:
+    message = EventMessages().get(claimed(1, push_payload("v1"), {}))
+    assert message.summary
+    assert set(vars(message)) == {"kind", "payload", "summary"}  # no HTML, text or level yet
+
+
 def test_old_events_leave_the_cache() -> None:
-    rendered = RenderedEvents(size=2)
-    first = rendered.get(claimed(1, push_payload("v1"), {}))
-    rendered.get(claimed(2, push_payload("v2"), {}))
-    rendered.get(claimed(3, push_payload("v3"), {}))
-    assert rendered.get(claimed(1, push_payload("v1"), {})) is not first
+    messages = EventMessages(size=2)
+    first = messages.get(claimed(1, push_payload("v1"), {}))
+    messages.get(claimed(2, push_payload("v2"), {}))
+    messages.get(claimed(3, push_payload("v3"), {}))
+    assert messages.get(claimed(1, push_payload("v1"), {})) is not first
     assert CACHE_SIZE >= 100
 
 
