@@ -12,9 +12,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert_unless_present(session: AsyncSession, target: Any, key: list[str]) -> Any:
-    """An ``INSERT`` into ``target`` (a model or table) that skips rows whose ``key`` columns exist.
+def dialect_of(session: AsyncSession) -> str:
+    return session.bind.dialect.name
+
+
+def insert_unless_present(dialect: str, target: Any, key: list[str]) -> Any:
+    """An ``INSERT`` into ``target`` (a model or table) that skips rows whose ``key`` columns exist,
+    for ``dialect`` (``dialect_of(session)``).
 
     Add ``.values(...)`` and, to learn whether the row went in, ``.returning(...)``."""
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    return dialect.insert(target).on_conflict_do_nothing(index_elements=key)
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(target).on_conflict_do_nothing(index_elements=key)

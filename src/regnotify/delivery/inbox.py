@@ -24,7 +24,7 @@ from regnotify.accounts import (
 )
 from regnotify.db import Database
 from regnotify.db.models import Delivery, InboxItem, Repository, TeamMember, User
-from regnotify.db.upsert import insert_unless_present
+from regnotify.db.upsert import dialect_of, insert_unless_present
 from regnotify.methods.sending import Outgoing
 
 
@@ -79,7 +79,9 @@ async def add_notices(
         }
         for user in users
     ]
-    statement = insert_unless_present(session, InboxItem.__table__, ["delivery_id", "user_id"]).values(rows)
+    statement = insert_unless_present(
+        dialect_of(session), InboxItem.__table__, ["delivery_id", "user_id"]
+    ).values(rows)
     result = await session.execute(statement)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

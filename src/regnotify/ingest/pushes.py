@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,7 @@ from regnotify import accounts
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Repository, TagPush
 from regnotify.db.types import utcnow
-from regnotify.db.upsert import insert_unless_present
+from regnotify.db.upsert import dialect_of, insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventError, get_event_kind
 from regnotify.ingest.recording import EventConflict, enabled_notifications, repository_ref
@@ -33,6 +34,46 @@ from regnotify.metrics import count_recorded_event
 EVENTS = Event.__table__
 DELIVERIES = Delivery.__table__
 TAGS = TagPush.__table__
+
+# The statements, built once (building one costs more than running it on a small batch).
+# Rows by (repository, tag) pairs: both columns compared with IN, which searches the unique index on
+# SQLite (a row-value IN scans the whole table there); the caller keeps only the pairs it asked for.
+# On PostgreSQL that locks the other pairs of those repositories and tags too, all of the batch's.
+LOCK_TAG_ROWS = (
+    select(TAGS.c.id, TAGS.c.repository_id, TAGS.c.tag, TAGS.c.digest, TAGS.c.notified_at)
+    .where(
+        TAGS.c.repository_id.in_(bindparam("repository_ids", expanding=True)),
+        TAGS.c.tag.in_(bindparam("tags", expanding=True)),
+    )
+    .order_by(TAGS.c.id)
+    .with_for_update()
+)
+UPDATE_TAG_ROWS = (
+    update(TAGS)
+    .where(TAGS.c.id == bindparam("row_id"))
+    .values(digest=bindparam("new_digest"), notified_at=bindparam("new_notified_at"))
+)
+EARLIER_EVENTS = select(EVENTS.c.repository_id, EVENTS.c.external_id, EVENTS.c.kind, EVENTS.c.payload).where(
+    EVENTS.c.repository_id.in_(bindparam("repository_ids", expanding=True)),
+    EVENTS.c.external_id.in_(bindparam("external_ids", expanding=True)),
+)
+INSERT_DELIVERIES = DELIVERIES.insert()
+
+
+@cache
+def _insert_tag_rows(dialect: str) -> Any:
+    return insert_unless_present(dialect, TAGS, ["repository_id", "tag"]).returning(
+        TAGS.c.id, TAGS.c.repository_id, TAGS.c.tag
+    )
+
+
+@cache
+def _insert_events(dialect: str) -> Any:
+    # an event id the source sent before (or a concurrent request is storing now: PostgreSQL waits
+    # for that one and then skips ours) is skipped
+    return insert_unless_present(dialect, EVENTS, ["repository_id", "external_id"]).returning(
+        EVENTS.c.id, EVENTS.c.uuid
+    )
 
 
 @dataclass(frozen=True)
@@ -99,13 +140,16 @@ TagKey = tuple[int, str]  # repository id, tag
 async def _lock_tag_rows(session: AsyncSession, keys: Sequence[TagKey]) -> dict[TagKey, _TagRow]:
     """The rows of ``keys`` (repository id, tag), locked until commit (in id order, so two
     transactions locking overlapping sets take them in the same order)."""
+    wanted = set(keys)
     rows = await session.execute(
-        select(TAGS.c.id, TAGS.c.repository_id, TAGS.c.tag, TAGS.c.digest, TAGS.c.notified_at)
-        .where(tuple_(TAGS.c.repository_id, TAGS.c.tag).in_(keys))
-        .order_by(TAGS.c.id)
-        .with_for_update()
+        LOCK_TAG_ROWS,
+        {"repository_ids": list({r for r, _ in wanted}), "tags": list({t for _, t in wanted})},
     )
-    return {(row.repository_id, row.tag): _TagRow(row.id, row.digest, row.notified_at) for row in rows}
+    return {
+        (row.repository_id, row.tag): _TagRow(row.id, row.digest, row.notified_at)
+        for row in rows
+        if (row.repository_id, row.tag) in wanted
+    }
 
 
 async def _windows_allow(
@@ -126,9 +170,7 @@ async def _windows_allow(
         for repository_id, tag, digest in pushes:
             first_digest.setdefault((repository_id, tag), digest)
         inserted = await session.execute(
-            insert_unless_present(session, TAGS, ["repository_id", "tag"]).returning(
-                TAGS.c.id, TAGS.c.repository_id, TAGS.c.tag
-            ),
+            _insert_tag_rows(dialect_of(session)),
             [
                 {"repository_id": key[0], "tag": key[1], "digest": first_digest[key], "notified_at": now}
                 for key in missing
@@ -159,9 +201,7 @@ async def _windows_allow(
             allowed.append(True)
     if changed:
         await session.execute(
-            update(TAGS)
-            .where(TAGS.c.id == bindparam("row_id"))
-            .values(digest=bindparam("new_digest"), notified_at=bindparam("new_notified_at")),
+            UPDATE_TAG_ROWS,
             [
                 {"row_id": row_id, "new_digest": row.digest, "new_notified_at": row.notified_at}
                 for row_id, row in changed.items()
@@ -225,14 +265,8 @@ async def record_tag_pushes(
     if not events:
         return [outcome or DUPLICATE for outcome in outcomes]
 
-    # One insert; an event id the source sent before (or a concurrent request is storing now:
-    # PostgreSQL waits for that one and then skips ours) is skipped and compared below.
-    stored = await session.execute(
-        insert_unless_present(session, EVENTS, ["repository_id", "external_id"]).returning(
-            EVENTS.c.id, EVENTS.c.uuid
-        ),
-        list(events.values()),
-    )
+    # One insert; an event id seen before is skipped, and compared below.
+    stored = await session.execute(_insert_events(dialect_of(session)), list(events.values()))
     event_ids = {row.uuid: row.id for row in stored}
     skipped = [index for index, values in events.items() if values["uuid"] not in event_ids]
     if skipped:
@@ -256,7 +290,7 @@ async def record_tag_pushes(
         count_recorded_event(session, kind.name, pushes[index].source, len(matched))
         outcomes[index] = ACCEPTED
     if deliveries:
-        await session.execute(DELIVERIES.insert(), deliveries)
+        await session.execute(INSERT_DELIVERIES, deliveries)
         await announce(session)
     return [outcome or DUPLICATE for outcome in outcomes]
 
@@ -265,12 +299,10 @@ async def _judge_reposts(
     session: AsyncSession, reposts: dict[int, dict[str, Any]], outcomes: list[PushOutcome | None]
 ) -> None:
     """Events whose id was stored before: the same event again is a duplicate, another is refused."""
+    keys = {(values["repository_id"], values["external_id"]) for values in reposts.values()}
     earlier = await session.execute(
-        select(EVENTS.c.repository_id, EVENTS.c.external_id, EVENTS.c.kind, EVENTS.c.payload).where(
-            tuple_(EVENTS.c.repository_id, EVENTS.c.external_id).in_(
-                {(values["repository_id"], values["external_id"]) for values in reposts.values()}
-            )
-        )
+        EARLIER_EVENTS,
+        {"repository_ids": list({r for r, _ in keys}), "external_ids": list({e for _, e in keys})},
     )
     found = {(row.repository_id, row.external_id): (row.kind, row.payload) for row in earlier}
     for index, values in reposts.items():

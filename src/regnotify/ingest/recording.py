@@ -12,13 +12,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.db.types import utcnow
-from regnotify.db.upsert import insert_unless_present
+from regnotify.db.upsert import dialect_of, insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
 from regnotify.metrics import count_recorded_event
@@ -78,6 +78,17 @@ def _same(event: Event, kind: EventKind, payload: dict[str, Any]) -> bool:
     return event.kind == kind.name and event.payload == payload
 
 
+ENABLED_NOTIFICATIONS = (
+    select(Notification)
+    .where(
+        Notification.repository_id.in_(bindparam("repository_ids", expanding=True)),
+        Notification.event == bindparam("kind"),
+        Notification.enabled.is_(True),
+    )
+    .order_by(Notification.id)
+)
+
+
 async def enabled_notifications(
     session: AsyncSession, repository_ids: Collection[int], kind: str
 ) -> dict[int, list[Notification]]:
@@ -85,13 +96,7 @@ async def enabled_notifications(
     found: dict[int, list[Notification]] = {}
     if repository_ids:
         rows = await session.scalars(
-            select(Notification)
-            .where(
-                Notification.repository_id.in_(repository_ids),
-                Notification.event == kind,
-                Notification.enabled.is_(True),
-            )
-            .order_by(Notification.id)
+            ENABLED_NOTIFICATIONS, {"repository_ids": list(repository_ids), "kind": kind}
         )
         for notification in rows:
             found.setdefault(notification.repository_id, []).append(notification)
@@ -140,7 +145,7 @@ async def record_event(
         # One statement stores it unless the source sent this id before (or a concurrent request
         # is storing it now: PostgreSQL waits for that one and then skips ours).
         stored = await session.scalar(
-            insert_unless_present(session, Event, ["repository_id", "external_id"])
+            insert_unless_present(dialect_of(session), Event, ["repository_id", "external_id"])
             .values(values)
             .returning(Event),
             execution_options={"populate_existing": True},
