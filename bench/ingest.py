@@ -150,13 +150,16 @@ API_MAIN = """
 import uvicorn
 from regnotify.app import create_app
 from regnotify.config import Settings
+from regnotify.heap import freeze_startup_objects
 from regnotify.logs import configure_logging, uvicorn_log_config
 
 settings = Settings()
 configure_logging(settings)
 log_config = uvicorn_log_config(settings)
+application = create_app(settings, worker=False)
+freeze_startup_objects()
 uvicorn.run(
-    create_app(settings, worker=False),
+    application,
     host=settings.host,
     port=settings.port,
     log_level="info",

@@ -15,6 +15,7 @@ from regnotify.accounts import AccountError, Role
 from regnotify.app import NotMigrated, open_database
 from regnotify.config import Settings
 from regnotify.db.models import User
+from regnotify.heap import freeze_startup_objects
 from regnotify.logs import configure_logging, uvicorn_log_config
 
 T = TypeVar("T")
@@ -107,8 +108,10 @@ def serve(
         f"  events from CI jobs: POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"
     )
     log_config = uvicorn_log_config(settings)
+    application = create_app(settings, worker=worker)
+    freeze_startup_objects()
     uvicorn.run(
-        create_app(settings, worker=worker),
+        application,
         host=settings.host,
         port=settings.port,
         log_level="info",
@@ -142,6 +145,7 @@ def worker(
         finally:
             await db.dispose()
 
+    freeze_startup_objects()
     try:
         asyncio.run(run())
     except NotMigrated as exc:
