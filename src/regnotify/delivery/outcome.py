@@ -166,6 +166,38 @@ async def record_outcome(
     return Finished(delivery.state, number, delivery.next_attempt_at if retry_in else None, disabled)
 
 
+_DELIVERIES = Delivery.__table__
+_NOTIFICATIONS = Notification.__table__
+# The statements of a batch of successes, built once (a worker records many batches a second).
+_LOCK_DELIVERIES = (
+    select(_DELIVERIES.c.id, _DELIVERIES.c.lease_owner)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_DELIVERIES.c.id)
+    .with_for_update()
+)
+_INSERT_ATTEMPTS = insert(DeliveryAttempt.__table__)
+_SUCCEED = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id == bindparam("b_id"))
+    .values(
+        state="succeeded",
+        attempts=bindparam("b_attempts"),
+        last_status_code=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        lease_owner=None,
+        lease_expires_at=None,
+        finished_at=bindparam("b_now"),
+    )
+)
+_RESET_FAILURES = (  # skipped where already 0: no write, no row lock
+    update(_NOTIFICATIONS)
+    .where(
+        _NOTIFICATIONS.c.id.in_(bindparam("ids", expanding=True)), _NOTIFICATIONS.c.number_of_failures != 0
+    )
+    .values(number_of_failures=0)
+)
+
+
 async def record_successes(
     session: AsyncSession, items: list[tuple[Claimed, SendResult, datetime]], *, worker: str
 ) -> list[Finished | None]:
@@ -176,18 +208,8 @@ async def record_successes(
     of the notifications that had one. The result is in the order of ``items``; None where the lease
     was lost meanwhile.
     """
-    deliveries, attempts_table = Delivery.__table__, DeliveryAttempt.__table__
     ids = sorted(claimed.delivery_id for claimed, _result, _started in items)
-    held = dict(
-        (
-            await session.execute(
-                select(deliveries.c.id, deliveries.c.lease_owner)
-                .where(deliveries.c.id.in_(ids))
-                .order_by(deliveries.c.id)
-                .with_for_update()
-            )
-        ).all()
-    )
+    held = dict((await session.execute(_LOCK_DELIVERIES, {"ids": ids})).all())
     now = utcnow()
     kept = [item for item in items if held.get(item[0].delivery_id) == item[0].lease_token]
     for claimed, _result, _started in items:
@@ -197,7 +219,7 @@ async def record_successes(
             )
     if kept:
         await session.execute(
-            insert(attempts_table),
+            _INSERT_ATTEMPTS,
             [
                 {
                     "delivery_id": claimed.delivery_id,
@@ -215,35 +237,21 @@ async def record_successes(
             ],
         )
         await session.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                state="succeeded",
-                attempts=bindparam("b_attempts"),
-                last_status_code=bindparam("b_status"),
-                last_error=bindparam("b_error"),
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=now,
-            ),
+            _SUCCEED,
             [
                 {
                     "b_id": claimed.delivery_id,
                     "b_attempts": claimed.attempts + 1,
                     "b_status": result.status_code,
                     "b_error": result.error,
+                    "b_now": now,
                 }
                 for claimed, result, _started in kept
             ],
         )
         counted = sorted({claimed.notification.id for claimed, _r, _s in kept if not claimed.is_test})
         if counted:
-            notifications = Notification.__table__
-            await session.execute(  # skipped where already 0: no write, no row lock
-                update(notifications)
-                .where(notifications.c.id.in_(counted), notifications.c.number_of_failures != 0)
-                .values(number_of_failures=0)
-            )
+            await session.execute(_RESET_FAILURES, {"ids": counted})
     return [
         Finished("succeeded", claimed.attempts + 1, None, False)
         if held.get(claimed.delivery_id) == claimed.lease_token

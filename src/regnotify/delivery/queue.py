@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.db import Database
@@ -72,7 +72,7 @@ class Claimed:
     repository: ClaimedRepository
 
 
-def _due(now: datetime):  # type: ignore[no-untyped-def]
+def _due(now: Any):  # type: ignore[no-untyped-def]
     return and_(
         Delivery.state == "pending",
         Delivery.next_attempt_at <= now,
@@ -100,6 +100,31 @@ _CLAIMED_COLUMNS = (
     Repository.name,
 )
 
+# The claim's two statements, built once (a worker claims many times a second).
+_DUE_IDS = (
+    select(Delivery.id)
+    .join(Notification, Notification.id == Delivery.notification_id)
+    .where(_due(bindparam("now")))
+    .order_by(Delivery.next_attempt_at, Delivery.id)
+    .limit(bindparam("limit", type_=Integer))
+    .with_for_update(skip_locked=True, of=Delivery)
+    .scalar_subquery()
+)
+_LEASE = (
+    update(Delivery.__table__)
+    .where(Delivery.__table__.c.id.in_(_DUE_IDS))
+    .values(lease_owner=bindparam("token"), lease_expires_at=bindparam("expires"))
+    .returning(Delivery.__table__.c.id)
+)
+_READ_CLAIMED = (
+    select(*_CLAIMED_COLUMNS)
+    .join(Event, Event.id == Delivery.event_id)
+    .join(Notification, Notification.id == Delivery.notification_id)
+    .join(Repository, Repository.id == Notification.repository_id)
+    .where(Delivery.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Delivery.next_attempt_at, Delivery.id)
+)
+
 
 async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries, oldest due first: one UPDATE, then one read of what
@@ -108,33 +133,15 @@ async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) 
         return []
     now = utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
-    due_ids = (
-        select(Delivery.id)
-        .join(Notification, Notification.id == Delivery.notification_id)
-        .where(_due(now))
-        .order_by(Delivery.next_attempt_at, Delivery.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True, of=Delivery)
-        .scalar_subquery()
-    )
     async with db.write() as session:
         leased = await session.execute(
-            update(Delivery.__table__)
-            .where(Delivery.__table__.c.id.in_(due_ids))
-            .values(lease_owner=token, lease_expires_at=now + timedelta(seconds=lease_seconds))
-            .returning(Delivery.__table__.c.id)
+            _LEASE,
+            {"now": now, "limit": limit, "token": token, "expires": now + timedelta(seconds=lease_seconds)},
         )
         ids = [row[0] for row in leased]
         if not ids:
             return []
-        rows = await session.execute(
-            select(*_CLAIMED_COLUMNS)
-            .join(Event, Event.id == Delivery.event_id)
-            .join(Notification, Notification.id == Delivery.notification_id)
-            .join(Repository, Repository.id == Notification.repository_id)
-            .where(Delivery.id.in_(ids))
-            .order_by(Delivery.next_attempt_at, Delivery.id)
-        )
+        rows = await session.execute(_READ_CLAIMED, {"ids": ids})
         return [
             Claimed(
                 d_id,
