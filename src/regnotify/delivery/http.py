@@ -46,6 +46,9 @@ DISCARD_LIMIT = 1024 * 1024  # read (and drop) at most this much more to keep th
 USER_AGENT = f"regnotify/{__version__}"
 
 
+URL_CHECK_CACHE = 4096  # URLs whose check a client remembers
+
+
 class OutboundError(Exception):
     """A request that got no HTTP response. ``str(exc)`` names host and port at most, never a secret."""
 
@@ -121,6 +124,7 @@ class GuardedHttpClient:
         self._ssl_plain = build_ssl_context(settings, client_cert=False)
         self._ssl_client = build_ssl_context(settings, client_cert=True)
         self._session: aiohttp.ClientSession | None = None
+        self._checked: dict[str, URL | str] = {}  # url → parsed, or why it is refused (it never changes)
 
     async def __aenter__(self) -> GuardedHttpClient:
         return self
@@ -157,17 +161,31 @@ class GuardedHttpClient:
         return self._session
 
     def _check_url(self, url: str) -> URL:
+        """The parsed URL, unless it cannot be sent to at all (a literal address is refused here:
+        aiohttp does not ask the resolver for one). Remembered per URL, which a worker sends to
+        again and again."""
+        verdict = self._checked.get(url)
+        if verdict is None:
+            verdict = self._judge_url(url)
+            if len(self._checked) >= URL_CHECK_CACHE:
+                self._checked.clear()
+            self._checked[url] = verdict
+        if isinstance(verdict, str):
+            raise OutboundError(verdict, permanent=True)
+        return verdict
+
+    def _judge_url(self, url: str) -> URL | str:
         try:
             target = URL(url)
-        except (ValueError, TypeError) as exc:
-            raise OutboundError("invalid url", permanent=True) from exc
+        except (ValueError, TypeError):
+            return "invalid url"
         if target.scheme not in ("http", "https") or not target.raw_host:
-            raise OutboundError("only absolute http and https urls can be sent to", permanent=True)
+            return "only absolute http and https urls can be sent to"
         address = literal_ip(target.raw_host)
         if address is not None:
             reason = forbidden_reason(address, self._allowed)
             if reason is not None:
-                raise OutboundError(refused(address, reason), permanent=True)
+                return refused(address, reason)
         return target
 
     async def post(

@@ -40,6 +40,24 @@ async def test_a_literal_loopback_url_is_refused_when_nothing_is_allowed(
     assert receiver.requests == []
 
 
+async def test_a_refused_url_stays_refused_and_a_public_one_still_resolves_each_time(
+    receiver: Receiver, make_senders: MakeSenders
+) -> None:
+    """The client remembers what it concluded about a URL: the refusal, or that it names a host,
+    which the resolver then judges on every new connection as before."""
+    resolver = ScriptedResolver(["127.0.0.1"])
+    senders = make_senders(resolver=resolver, outbound_allowed_networks=[])
+    for _ in range(3):
+        literal = await WebhookMethod().send({"url": f"{receiver.base_url}/hook"}, make_outgoing(), senders)
+        assert (literal.error, literal.permanent) == ("refused: 127.0.0.1 is a loopback address", True)
+        named = await WebhookMethod().send(
+            {"url": f"http://hooks.test:{receiver.port}/hook"}, make_outgoing(), senders
+        )
+        assert not named.ok and "loopback" in (named.error or "")
+    assert receiver.requests == []
+    assert resolver.hosts == ["hooks.test"] * 3
+
+
 @pytest.mark.parametrize(
     "host", ["127.1", "0x7f000001", "2130706433", "[::ffff:127.0.0.1]", "[::1]", "0177.0.0.1"]
 )
