@@ -36,8 +36,11 @@ a PostgreSQL schema of its own that is migrated with ``regnotify migrate`` and d
    at 60% of the accepted/s just measured, to show latency and backlog when the API keeps up.
    ``--no-sustainable`` skips it.
 3. **Saturation** on PostgreSQL with 1 and with 2 workers: ``--backlog`` events are posted first
-   with no worker running (50 events per envelope, 16 requests in flight), then the workers are
-   started and drain them while the API is idle. This is the worker side's capacity, which a
+   with no worker running (50 events per envelope, 16 requests in flight) and held back (their
+   deliveries' ``next_attempt_at`` an hour ahead); the workers are started, and once each has
+   logged that it runs, the backlog is made due (and ``NOTIFY`` sent) and they drain it while the
+   API is idle. Start-up (a second or two per process, as long as the drain) is outside the
+   measurement; the CPU figures start with the release too. This is the worker side's capacity, which a
    fixed rate below it cannot show (when one worker keeps up, two deliver the same).
 
 Figures, per phase:
@@ -96,13 +99,13 @@ import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from cryptography.fernet import Fernet
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -126,6 +129,8 @@ from regnotify.config import async_driver_url
 from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Delivery, Event
+from regnotify.db.types import utcnow
+from regnotify.delivery.wakeup import CHANNEL as WAKEUP_CHANNEL
 
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -143,6 +148,7 @@ TARGET_KEEP_UP = 0.97  # accepted/s and delivered/s at least this share of the r
 TARGET_SLOPE_SHARE = 0.02  # backlog growth under this share of the rate, per second
 TARGET_END_BACKLOG_SECONDS = 0.25  # backlog at the end of the load under this many seconds of events
 TARGET_SCALING = 1.5
+WORKER_START_SECONDS = 60.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 # What `regnotify serve` runs (cli.serve), minus the delivery worker inside the API process.
@@ -642,6 +648,31 @@ async def run_at_rate(
     return phase
 
 
+async def hold_backlog(db: Database, since: int, *, until: datetime) -> None:
+    """Make the phase's pending deliveries due at ``until`` (and wake PostgreSQL's listeners)."""
+    async with db.write() as session:
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.event_id > since, Delivery.state == "pending")
+            .values(next_attempt_at=until)
+        )
+        if db.dialect == "postgresql":
+            await session.execute(text(f"NOTIFY {WAKEUP_CHANNEL}"))
+
+
+async def wait_workers_started(stack: Stack, workers: int) -> None:
+    """Until each worker process has logged that it runs (its loop is then polling for work)."""
+    deadline = time.monotonic() + WORKER_START_SECONDS
+    while time.monotonic() < deadline:
+        logs = [stack.logs / f"worker-{n}.log" for n in range(workers)]
+        if all(log.exists() and "started (concurrency" in log.read_text(errors="replace") for log in logs):
+            return
+        if any(worker.returncode is not None for worker in stack.workers):
+            raise RuntimeError(f"a worker exited while starting:\n{stack.tail('worker-0')}")
+        await asyncio.sleep(0.05)
+    raise RuntimeError(f"the workers did not start within {WORKER_START_SECONDS:.0f} s")
+
+
 async def run_saturation(
     name: str,
     engine: str,
@@ -668,10 +699,16 @@ async def run_saturation(
         phase.backlog_end = await unfinished(db, since)
         say(f"{name}: {phase.backlog_end:,} pending (posted at {phase.backlog_post_per_s:,.0f} events/s)")
         await receiver.reset()
-        started = time.time()
+        # Held back until every worker is up: a worker process takes a second or two to start, about
+        # as long as the drain itself, so starting them on a due backlog measured one worker alone
+        # for much of a two-worker drain.
+        await hold_backlog(db, since, until=utcnow() + timedelta(hours=1))
         await stack.start_workers(workers)
+        await wait_workers_started(stack, workers)
         meter = CpuMeter({**stack.pids(), "receiver": receiver.process.pid or 0})
         meter.start()
+        started = time.time()
+        await hold_backlog(db, since, until=utcnow())  # due now: the workers' next poll takes it
         phase.complete = await wait_delivered(
             receiver, stack, phase.accepted, time.monotonic() + max(120.0, events / 50), name
         )

@@ -208,8 +208,9 @@ async def record_successes(
     of the notifications that had one. The result is in the order of ``items``; None where the lease
     was lost meanwhile.
     """
+    connection = await session.connection()  # Core statements: no ORM layer to go through
     ids = sorted(claimed.delivery_id for claimed, _result, _started in items)
-    held = dict((await session.execute(_LOCK_DELIVERIES, {"ids": ids})).all())
+    held = dict((await connection.execute(_LOCK_DELIVERIES, {"ids": ids})).all())
     now = utcnow()
     kept = [item for item in items if held.get(item[0].delivery_id) == item[0].lease_token]
     for claimed, _result, _started in items:
@@ -218,7 +219,7 @@ async def record_successes(
                 "delivery %s: lease lost before finishing; the attempt is not recorded", claimed.delivery_uuid
             )
     if kept:
-        await session.execute(
+        await connection.execute(
             _INSERT_ATTEMPTS,
             [
                 {
@@ -236,7 +237,7 @@ async def record_successes(
                 for claimed, result, started_at in kept
             ],
         )
-        await session.execute(
+        await connection.execute(
             _SUCCEED,
             [
                 {
@@ -251,7 +252,7 @@ async def record_successes(
         )
         counted = sorted({claimed.notification.id for claimed, _r, _s in kept if not claimed.is_test})
         if counted:
-            await session.execute(_RESET_FAILURES, {"ids": counted})
+            await connection.execute(_RESET_FAILURES, {"ids": counted})
     return [
         Finished("succeeded", claimed.attempts + 1, None, False)
         if held.get(claimed.delivery_id) == claimed.lease_token

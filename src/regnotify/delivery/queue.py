@@ -134,14 +134,15 @@ async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) 
     now = utcnow()
     token = f"{worker}:{uuid.uuid4().hex[:12]}"
     async with db.write() as session:
-        leased = await session.execute(
+        connection = await session.connection()  # Core statements: no ORM layer to go through
+        leased = await connection.execute(
             _LEASE,
             {"now": now, "limit": limit, "token": token, "expires": now + timedelta(seconds=lease_seconds)},
         )
         ids = [row[0] for row in leased]
         if not ids:
             return []
-        rows = await session.execute(_READ_CLAIMED, {"ids": ids})
+        rows = await connection.execute(_READ_CLAIMED, {"ids": ids})
         return [
             Claimed(
                 d_id,

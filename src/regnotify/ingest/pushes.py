@@ -5,7 +5,8 @@ tag → digest pair seen again within the window notifies once.
 a shared transaction) in a handful of statements whatever the list's length: one locking read and
 at most one insert and one update of the tags' rows, one insert of the events, one of their
 deliveries. It judges the pushes in list order, exactly as if each had been recorded alone, one
-after the other: a later push of a tag is judged against the earlier one.
+after the other: a later push of a tag is judged against the earlier one. Its statements are Core
+statements built once, run on the session's connection (the ORM layer would cost more than they do).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ async def _lock_tag_rows(session: AsyncSession, keys: Sequence[TagKey]) -> dict[
     """The rows of ``keys`` (repository id, tag), locked until commit (in id order, so two
     transactions locking overlapping sets take them in the same order)."""
     wanted = set(keys)
-    rows = await session.execute(
+    rows = await (await session.connection()).execute(
         LOCK_TAG_ROWS,
         {"repository_ids": list({r for r, _ in wanted}), "tags": list({t for _, t in wanted})},
     )
@@ -169,7 +170,7 @@ async def _windows_allow(
         first_digest: dict[TagKey, str] = {}
         for repository_id, tag, digest in pushes:
             first_digest.setdefault((repository_id, tag), digest)
-        inserted = await session.execute(
+        inserted = await (await session.connection()).execute(
             _insert_tag_rows(dialect_of(session)),
             [
                 {"repository_id": key[0], "tag": key[1], "digest": first_digest[key], "notified_at": now}
@@ -200,7 +201,7 @@ async def _windows_allow(
                 changed[row.id] = row
             allowed.append(True)
     if changed:
-        await session.execute(
+        await (await session.connection()).execute(
             UPDATE_TAG_ROWS,
             [
                 {"row_id": row_id, "new_digest": row.digest, "new_notified_at": row.notified_at}
@@ -266,7 +267,8 @@ async def record_tag_pushes(
         return [outcome or DUPLICATE for outcome in outcomes]
 
     # One insert; an event id seen before is skipped, and compared below.
-    stored = await session.execute(_insert_events(dialect_of(session)), list(events.values()))
+    connection = await session.connection()
+    stored = await connection.execute(_insert_events(dialect_of(session)), list(events.values()))
     event_ids = {row.uuid: row.id for row in stored}
     skipped = [index for index, values in events.items() if values["uuid"] not in event_ids]
     if skipped:
@@ -290,7 +292,7 @@ async def record_tag_pushes(
         count_recorded_event(session, kind.name, pushes[index].source, len(matched))
         outcomes[index] = ACCEPTED
     if deliveries:
-        await session.execute(INSERT_DELIVERIES, deliveries)
+        await connection.execute(INSERT_DELIVERIES, deliveries)
         await announce(session)
     return [outcome or DUPLICATE for outcome in outcomes]
 
@@ -300,7 +302,7 @@ async def _judge_reposts(
 ) -> None:
     """Events whose id was stored before: the same event again is a duplicate, another is refused."""
     keys = {(values["repository_id"], values["external_id"]) for values in reposts.values()}
-    earlier = await session.execute(
+    earlier = await (await session.connection()).execute(
         EARLIER_EVENTS,
         {"repository_ids": list({r for r, _ in keys}), "external_ids": list({e for _, e in keys})},
     )
