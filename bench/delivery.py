@@ -86,6 +86,7 @@ from regnotify.crypto import SecretBox
 from regnotify.db import Database, migrate
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.delivery import worker as worker_module
+from regnotify.delivery.finisher import Finisher
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
 from regnotify.events import RepositoryRef, get_event_kind
@@ -292,18 +293,20 @@ class Breakdown:
 
 @contextlib.contextmanager
 def instrumented(breakdown: Breakdown | None) -> Iterator[None]:
-    """Wrap claim, finish and send as the worker module sees them, for the block's duration."""
+    """Wrap the claim, the finisher's batch writes ("finish", one call per batch of outcomes) and
+    the send as the worker sees them, for the block's duration."""
     if breakdown is None:
         yield
         return
-    saved_claim, saved_finish, saved_send = worker_module.claim, worker_module.finish, Worker.send
+    saved_claim, saved_write, saved_send = worker_module.claim, Finisher._write, Worker.send
     worker_module.claim = breakdown.wrap("claim", saved_claim)  # type: ignore[assignment]
-    worker_module.finish = breakdown.wrap("finish", saved_finish)  # type: ignore[assignment]
+    Finisher._write = breakdown.wrap("finish", saved_write)  # type: ignore[method-assign]
     Worker.send = breakdown.wrap("send", saved_send)  # type: ignore[method-assign]
     try:
         yield
     finally:
-        worker_module.claim, worker_module.finish = saved_claim, saved_finish  # type: ignore[assignment]
+        worker_module.claim = saved_claim  # type: ignore[assignment]
+        Finisher._write = saved_write  # type: ignore[method-assign]
         Worker.send = saved_send  # type: ignore[method-assign]
 
 
@@ -875,7 +878,8 @@ def report(
                 f"     breakdown (wall)        claim: {claims} calls, "
                 f"{claimed / max(claims, 1):.1f} rows/call, "
                 f"{1000 * secs.get('claim', 0) / max(claims, 1):.1f} ms/call; "
-                f"finish: {1000 * secs.get('finish', 0) / max(calls.get('finish', 1), 1):.1f} ms/call; "
+                f"finish: {calls.get('finish', 0)} batches, "
+                f"{1000 * secs.get('finish', 0) / max(calls.get('finish', 1), 1):.1f} ms/batch; "
                 f"send: {1000 * secs.get('send', 0) / max(calls.get('send', 1), 1):.1f} ms/call"
             )
         if d.pg_waits:
