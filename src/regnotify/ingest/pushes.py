@@ -129,7 +129,7 @@ async def ensure_repository(session: AsyncSession, full_name: str) -> Repository
 
 @dataclass
 class _TagRow:
-    id: int | None
+    id: int
     digest: str
     notified_at: datetime
     fresh: bool = False  # inserted by this call for the first push of its tag: that push notifies
@@ -162,6 +162,8 @@ async def _windows_allow(
     The tags' rows are locked while this transaction decides, so concurrent pushes of one tag are
     judged one after the other. A tag's first push inserts its row unless a concurrent one just
     did; it is then judged against that one."""
+    if not pushes:
+        return []
     now = utcnow()
     keys = list(dict.fromkeys((repository_id, tag) for repository_id, tag, _ in pushes))
     rows = await _lock_tag_rows(session, keys)
@@ -197,8 +199,7 @@ async def _windows_allow(
             allowed.append(False)
         else:
             row.digest, row.notified_at = digest, now
-            if row.id is not None:
-                changed[row.id] = row
+            changed[row.id] = row
             allowed.append(True)
     if changed:
         await (await session.connection()).execute(
@@ -221,11 +222,11 @@ async def record_tag_pushes(
     outcomes: list[PushOutcome | None] = [None] * len(pushes)
     repositories: dict[str, Repository] = {}
     refused: dict[str, Exception] = {}
-    for push in dict.fromkeys(push.repository for push in pushes):
+    for name in dict.fromkeys(push.repository for push in pushes):
         try:
-            repositories[push] = await ensure_repository(session, push)
+            repositories[name] = await ensure_repository(session, name)
         except accounts.AccountError as exc:
-            refused[push] = exc
+            refused[name] = exc
     for index, push in enumerate(pushes):
         if push.repository in refused:
             outcomes[index] = PushOutcome(False, refused[push.repository])
