@@ -20,13 +20,13 @@ from typing import Any
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from regnotify import accounts
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Repository, TagPush
 from regnotify.db.types import utcnow
-from regnotify.db.upsert import dialect_of, insert_unless_present
+from regnotify.db.upsert import insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventError, get_event_kind
 from regnotify.ingest.recording import EventConflict, enabled_notifications, repository_ref
@@ -138,11 +138,11 @@ class _TagRow:
 TagKey = tuple[int, str]  # repository id, tag
 
 
-async def _lock_tag_rows(session: AsyncSession, keys: Sequence[TagKey]) -> dict[TagKey, _TagRow]:
+async def _lock_tag_rows(connection: AsyncConnection, keys: Sequence[TagKey]) -> dict[TagKey, _TagRow]:
     """The rows of ``keys`` (repository id, tag), locked until commit (in id order, so two
     transactions locking overlapping sets take them in the same order)."""
     wanted = set(keys)
-    rows = await (await session.connection()).execute(
+    rows = await connection.execute(
         LOCK_TAG_ROWS,
         {"repository_ids": list({r for r, _ in wanted}), "tags": list({t for _, t in wanted})},
     )
@@ -154,7 +154,7 @@ async def _lock_tag_rows(session: AsyncSession, keys: Sequence[TagKey]) -> dict[
 
 
 async def _windows_allow(
-    session: AsyncSession, pushes: Sequence[tuple[int, str, str]], window: float
+    connection: AsyncConnection, pushes: Sequence[tuple[int, str, str]], window: float
 ) -> list[bool]:
     """For each (repository id, tag, digest) in order: record it and say whether it notifies (not
     the same digest for that tag within the window).
@@ -166,14 +166,14 @@ async def _windows_allow(
         return []
     now = utcnow()
     keys = list(dict.fromkeys((repository_id, tag) for repository_id, tag, _ in pushes))
-    rows = await _lock_tag_rows(session, keys)
+    rows = await _lock_tag_rows(connection, keys)
     missing = [key for key in keys if key not in rows]
     if missing:
         first_digest: dict[TagKey, str] = {}
         for repository_id, tag, digest in pushes:
             first_digest.setdefault((repository_id, tag), digest)
-        inserted = await (await session.connection()).execute(
-            _insert_tag_rows(dialect_of(session)),
+        inserted = await connection.execute(
+            _insert_tag_rows(connection.dialect.name),
             [
                 {"repository_id": key[0], "tag": key[1], "digest": first_digest[key], "notified_at": now}
                 for key in missing
@@ -184,7 +184,7 @@ async def _windows_allow(
             rows[key] = _TagRow(row.id, first_digest[key], now, fresh=True)
         beaten = [key for key in missing if key not in rows]  # a concurrent writer stored them first
         if beaten:
-            rows.update(await _lock_tag_rows(session, beaten))
+            rows.update(await _lock_tag_rows(connection, beaten))
 
     allowed: list[bool] = []
     changed: dict[int, _TagRow] = {}
@@ -202,7 +202,7 @@ async def _windows_allow(
             changed[row.id] = row
             allowed.append(True)
     if changed:
-        await (await session.connection()).execute(
+        await connection.execute(
             UPDATE_TAG_ROWS,
             [
                 {"row_id": row_id, "new_digest": row.digest, "new_notified_at": row.notified_at}
@@ -231,9 +231,11 @@ async def record_tag_pushes(
         if push.repository in refused:
             outcomes[index] = PushOutcome(False, refused[push.repository])
 
+    # the rest are Core statements: straight on the connection, no ORM layer to go through
+    connection = await session.connection()
     judged = [index for index, outcome in enumerate(outcomes) if outcome is None]
     allowed = await _windows_allow(
-        session,
+        connection,
         [(repositories[pushes[i].repository].id, pushes[i].tag, pushes[i].digest) for i in judged],
         settings.push_window_seconds,
     )
@@ -268,12 +270,11 @@ async def record_tag_pushes(
         return [outcome or DUPLICATE for outcome in outcomes]
 
     # One insert; an event id seen before is skipped, and compared below.
-    connection = await session.connection()
-    stored = await connection.execute(_insert_events(dialect_of(session)), list(events.values()))
+    stored = await connection.execute(_insert_events(connection.dialect.name), list(events.values()))
     event_ids = {row.uuid: row.id for row in stored}
     skipped = [index for index, values in events.items() if values["uuid"] not in event_ids]
     if skipped:
-        await _judge_reposts(session, {index: events.pop(index) for index in skipped}, outcomes)
+        await _judge_reposts(connection, {index: events.pop(index) for index in skipped}, outcomes)
 
     candidates = await enabled_notifications(
         session, {values["repository_id"] for values in events.values()}, kind.name
@@ -299,11 +300,11 @@ async def record_tag_pushes(
 
 
 async def _judge_reposts(
-    session: AsyncSession, reposts: dict[int, dict[str, Any]], outcomes: list[PushOutcome | None]
+    connection: AsyncConnection, reposts: dict[int, dict[str, Any]], outcomes: list[PushOutcome | None]
 ) -> None:
     """Events whose id was stored before: the same event again is a duplicate, another is refused."""
     keys = {(values["repository_id"], values["external_id"]) for values in reposts.values()}
-    earlier = await (await session.connection()).execute(
+    earlier = await connection.execute(
         EARLIER_EVENTS,
         {"repository_ids": list({r for r, _ in keys}), "external_ids": list({e for _, e in keys})},
     )
