@@ -94,6 +94,32 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=0.5, gt=0, description="Seconds between polls when idle.")
     http_connect_timeout: float = Field(default=5, gt=0)
     http_total_timeout: float = Field(default=15, gt=0)
+    slow_lane_concurrency: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Sends in flight per worker to destinations marked slow (their own lane: they never "
+        "hold the slots healthy destinations use).",
+    )
+    destination_slow_after: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds without an answer after which a send leaves the main lane for the slow "
+        "lane and its destination is marked slow.",
+    )
+    destination_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive sends to one destination that got no answer (timeouts, refused or "
+        "failed connections) before it is quarantined: its deliveries are held, not tried.",
+    )
+    destination_quarantine_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="First quarantine of a destination; each failed probe doubles it, up to "
+        "destination_quarantine_max_seconds.",
+    )
+    destination_quarantine_max_seconds: float = Field(default=600, gt=0)
     webhook_client_cert: Path | None = Field(
         default=None, description="PEM client certificate presented on https webhooks (mTLS)."
     )
@@ -135,6 +161,23 @@ class Settings(BaseSettings):
     )
     test_calls_per_minute: int = Field(
         default=10, ge=1, description="Test calls per notification per minute; more get a 429."
+    )
+
+    # -- limits on what users can make us do (isolation) --------------------------------------
+    template_max_steps: int = Field(
+        default=200_000,
+        ge=1000,
+        description="Work budget of one webhook template rendering (nodes visited); past it the "
+        "delivery fails with a budget error, and a template over it on its event's sample is refused.",
+    )
+    max_notifications_per_repository: int = Field(
+        default=100, ge=1, description="Notifications one repository may have; more are refused."
+    )
+    loop_lag_warning_ms: float = Field(
+        default=100,
+        gt=0,
+        description="A callback that keeps the event loop busy longer than this is logged (with "
+        "where it was) by serve and worker.",
     )
     log_level: str = Field(default="INFO")
     log_format: str = Field(

@@ -1,5 +1,6 @@
 """Reading a notification's delivery log: pages of deliveries, one delivery's attempts, the latest
-delivery of each notification, hourly outcome counts; and sending a finished delivery again."""
+delivery of each notification, hourly outcome counts, what its destination holds back; and sending
+a finished delivery again."""
 
 from __future__ import annotations
 
@@ -11,12 +12,57 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.db.models import Delivery, DeliveryAttempt, Event, Notification
 from regnotify.db.types import utcnow
+from regnotify.delivery.destinations import HELD_PREFIX
 
 HOUR = timedelta(hours=1)
 
 
 class AlreadyQueued(Exception):
     """The delivery is pending: it will be tried anyway, so it cannot be sent again now."""
+
+
+@dataclass(frozen=True)
+class Held:
+    """Deliveries a worker holds back because their destination is slow or quarantined."""
+
+    reason: str  # "slow" or "quarantined" (the worse one when both are held)
+    count: int
+    until: datetime  # the latest hold's end
+
+
+def held_reason(delivery: Delivery, now: datetime | None = None) -> str | None:
+    """"slow" or "quarantined" while a worker holds this pending delivery back, else None."""
+    owner = delivery.lease_owner
+    if delivery.state != "pending" or not owner or not owner.startswith(HELD_PREFIX):
+        return None
+    if delivery.lease_expires_at is None or delivery.lease_expires_at <= (now or utcnow()):
+        return None
+    return owner.removeprefix(HELD_PREFIX)
+
+
+async def held_deliveries(session: AsyncSession, notification: Notification) -> Held | None:
+    """What is held back for the notification's destination now, if anything."""
+    rows = (
+        await session.execute(
+            select(Delivery.lease_owner, func.count(Delivery.id), func.max(Delivery.lease_expires_at))
+            .where(
+                Delivery.notification_id == notification.id,
+                Delivery.state == "pending",
+                Delivery.lease_owner.like(HELD_PREFIX + "%"),
+                Delivery.lease_expires_at > utcnow(),
+            )
+            .group_by(Delivery.lease_owner)
+        )
+    ).all()
+    if not rows:
+        return None
+    by_reason = {owner.removeprefix(HELD_PREFIX): (count, until) for owner, count, until in rows}
+    reason = "quarantined" if "quarantined" in by_reason else next(iter(by_reason))
+    return Held(
+        reason=reason,
+        count=sum(count for count, _ in by_reason.values()),
+        until=max(until for _, until in by_reason.values()),
+    )
 
 
 @dataclass(frozen=True)

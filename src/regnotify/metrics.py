@@ -53,6 +53,11 @@ group_commit_batch = Histogram(
     "Requests whose writes shared one committed transaction (the registry receiver's group commit).",
     buckets=(1, 2, 4, 8, 16, 32, 64),
 )
+event_loop_lag = Histogram(
+    "regnotify_event_loop_lag_seconds",
+    "How late the event loop ran a timer (sampled every 25 ms): time it spent busy on other work.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 pending_deliveries = Gauge(
     "regnotify_deliveries_pending", "Deliveries waiting to be sent, held ones included (database)."
 )
@@ -91,6 +96,46 @@ def _forget_on_rollback(session: Session) -> None:
 def count_attempt(method: str, outcome: str, seconds: float) -> None:
     delivery_outcomes_total.labels(method, outcome).inc()
     attempt_seconds.labels(method).observe(seconds)
+
+
+deliveries_held_total = Counter(
+    "regnotify_deliveries_held",
+    "Deliveries handed back unsent because their destination was slow (held:slow) or quarantined "
+    "(held:quarantined), by method; each comes back when its destination has room.",
+    ["method", "reason"],
+)
+slow_lane_moves_total = Counter(
+    "regnotify_slow_lane_moves",
+    "Sends that had no answer within destination_slow_after and moved to the slow lane.",
+)
+destination_quarantines_total = Counter(
+    "regnotify_destination_quarantines",
+    "Times a destination was quarantined after sends without an answer (or a failed probe).",
+)
+slow_lane_sends = Gauge("regnotify_slow_lane_sends", "Sends in flight in this worker's slow lane.")
+slow_destinations = Gauge("regnotify_destinations_slow", "Destinations this worker currently deems slow.")
+quarantined_destinations = Gauge(
+    "regnotify_destinations_quarantined", "Destinations this worker holds in quarantine now."
+)
+
+
+def count_held(method: str, reason: str) -> None:
+    deliveries_held_total.labels(method, reason.removeprefix("held:")).inc()
+
+
+def count_slow_lane_move() -> None:
+    slow_lane_moves_total.inc()
+
+
+def observe_destinations(gate: Any) -> None:
+    """Publish a worker's destination gate (``delivery.destinations.DestinationGate``) as gauges."""
+    slow_lane_sends.set(gate.slow_lane_in_flight)
+    slow_destinations.set(gate.slow_count())
+    quarantined_destinations.set(gate.quarantined_count())
+
+
+def count_quarantine() -> None:
+    destination_quarantines_total.inc()
 
 
 async def read_queue_gauges(session: AsyncSession, now: datetime | None = None) -> None:

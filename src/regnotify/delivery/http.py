@@ -143,7 +143,9 @@ class GuardedHttpClient:
         if self._session is None or self._session.closed:
             settings = self._settings
             connector = aiohttp.TCPConnector(
-                limit=max(settings.worker_concurrency, settings.per_host_concurrency),
+                # The worker's lanes and destination gate bound what is in flight; a connector-wide
+                # cap here would let sends to a slow destination hold connections healthy ones need.
+                limit=0,
                 limit_per_host=settings.per_host_concurrency,
                 resolver=GuardedResolver(self._resolve, self._allowed),
                 use_dns_cache=False,

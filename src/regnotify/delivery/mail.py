@@ -45,10 +45,11 @@ MAX_ERROR = 500
 class MailError(Exception):
     """A message that could not be handed over; ``permanent`` when retrying cannot help."""
 
-    def __init__(self, message: str, permanent: bool = False) -> None:
+    def __init__(self, message: str, permanent: bool = False, *, unreachable: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.unreachable = unreachable  # the server never answered: timed out, refused, reset
 
 
 def one_line(value: str) -> str:
@@ -139,6 +140,7 @@ class SmtpMailClient:
         """Turn whatever the conversation raised into a MailError with a scrubbed message."""
         where = f"SMTP server {self.host}:{self.port}"
         permanent = False
+        unreachable = False
         if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
             codes = [r.code for r in exc.recipients]
             permanent = bool(codes) and all(500 <= code < 600 for code in codes)
@@ -160,14 +162,16 @@ class SmtpMailClient:
             text = f"{where} answered {exc.code} {exc.message}"
         elif isinstance(exc, TimeoutError):  # includes aiosmtplib's timeout errors
             text = f"{where} timed out: {exc or 'no answer'}"
+            unreachable = True
         elif isinstance(exc, aiosmtplib.SMTPConnectError | aiosmtplib.SMTPServerDisconnected | OSError):
             kind = "TLS" if isinstance(exc, ssl.SSLError) else "connection"
             text = f"{kind} to {where} failed: {exc}"
+            unreachable = True
         elif isinstance(exc, aiosmtplib.SMTPException):
             text = f"{where}: {exc}"
         else:
             text = f"sending through {where} failed: {type(exc).__name__}: {exc}"
-        return MailError(self.scrub(text)[:MAX_ERROR], permanent=permanent)
+        return MailError(self.scrub(text)[:MAX_ERROR], permanent=permanent, unreachable=unreachable)
 
     def scrub(self, text: str) -> str:
         """The text with the SMTP password (and its base64 forms) masked, in case a server echoes it."""

@@ -10,14 +10,20 @@ Semantics (at-least-once):
 - ``finish`` records the attempt and moves the row on (succeeded, retry later, failed) only if the
   row still carries the same token. A worker that died, or stalled past its lease, loses the
   row to the next claimer; a late finish is dropped and logged, so a row is never finished twice.
+- ``hold`` hands claimed rows back without an attempt, under a *held* lease (``lease_owner``
+  ``held:<reason>``) that runs out at a given time: the worker's destination gate holds back
+  deliveries for a slow or quarantined destination this way (``delivery.destinations``).
+  ``release_held`` ends such holds early, oldest first, when the destination has room again. A
+  held row is an ordinary pending row whose lease has not run out: nothing else changes.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, or_, select, update
@@ -193,3 +199,56 @@ async def release(db: Database, claimed: list[Claimed]) -> None:
                 .where(Delivery.id == item.delivery_id, Delivery.lease_owner == item.lease_token)
                 .values(lease_owner=None, lease_expires_at=None)
             )
+
+
+_HOLD = (
+    update(Delivery.__table__)
+    .where(
+        Delivery.__table__.c.id == bindparam("delivery_id"),
+        Delivery.__table__.c.lease_owner == bindparam("token"),
+    )
+    .values(lease_owner=bindparam("reason"), lease_expires_at=bindparam("until"))
+)
+
+
+async def hold(db: Database, held: Sequence[tuple[Claimed, datetime, str]]) -> None:
+    """Hand ``(claimed, until, reason)`` rows back unsent, held until ``until`` (only leases still
+    ours): one statement for the lot."""
+    if not held:
+        return
+    async with db.write() as session:
+        connection = await session.connection()
+        await connection.execute(
+            _HOLD,
+            [
+                {"delivery_id": item.delivery_id, "token": item.lease_token, "reason": reason, "until": until}
+                for item, until, reason in held
+            ],
+        )
+
+
+async def release_held(db: Database, notification_ids: Iterable[int], limit: int) -> int:
+    """End the holds of up to ``limit`` pending rows of these notifications, oldest due first;
+    returns how many came back."""
+    ids = list(notification_ids)
+    if not ids or limit <= 0:
+        return 0
+    table = Delivery.__table__
+    oldest_held = (
+        select(table.c.id)
+        .where(
+            table.c.notification_id.in_(ids),
+            table.c.state == "pending",
+            table.c.lease_owner.like("held:%"),
+        )
+        .order_by(table.c.next_attempt_at, table.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    async with db.write() as session:
+        connection = await session.connection()
+        result = await connection.execute(
+            update(table).where(table.c.id.in_(oldest_held)).values(lease_owner=None, lease_expires_at=None)
+        )
+        return int(result.rowcount or 0)

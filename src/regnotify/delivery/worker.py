@@ -1,10 +1,17 @@
 """The delivery worker: claim due deliveries, send many at once, record each outcome.
 
-One loop per process claims as many deliveries as it has free slots (``worker_concurrency``),
-starts a task per delivery, and polls again when idle (``poll_interval``). The HTTP client bounds
-sends per destination host. On stop (SIGTERM) it claims nothing more and waits for the sends in
-flight, which the HTTP timeouts bound; anything it could not finish comes back to another worker
-when its lease runs out.
+One loop per process claims as many deliveries as its main lane has free slots
+(``worker_concurrency``), asks the destination gate (``delivery.destinations``) about each, and
+starts a task per delivery it may send; it polls again when idle (``poll_interval``) unless woken
+first. The gate keeps a slow, hung or unreachable destination from holding the main lane: a send
+without an answer after ``destination_slow_after`` moves to the slow lane (freeing its main slot at
+once), deliveries that would wait behind a slow or quarantined destination are held in the queue,
+and deliveries for a fast destination at its in-flight limit wait in memory (they count against the
+main lane) until one of its sends ends. Holds are written, and released early, by a keeper task.
+
+On stop (SIGTERM) it claims nothing more, hands back what it had not started, and waits for the
+sends in flight, which the HTTP timeouts bound; anything it could not finish comes back to another
+worker when its lease runs out.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import logging
 import os
 import socket
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from regnotify.accounts import repository_admins
@@ -23,18 +31,25 @@ from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
+from regnotify.delivery.destinations import Destination, DestinationGate, Verdict
 from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
 from regnotify.delivery.outcome import Finished, disabled_mail
 from regnotify.delivery.pacing import Pacer
 from regnotify.delivery.preparing import EventMessages, OpenedConfigs, build_outgoing
-from regnotify.delivery.queue import Claimed, claim
+from regnotify.delivery.queue import Claimed, claim, hold, release, release_held
 from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.wakeup import Wakeup
 from regnotify.ingest.expiry import scan_expiries
 from regnotify.methods import get_method
 from regnotify.methods.sending import Senders, SendResult
-from regnotify.metrics import count_attempt
+from regnotify.metrics import (
+    count_attempt,
+    count_held,
+    count_quarantine,
+    count_slow_lane_move,
+    observe_destinations,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +58,16 @@ PURGE_EVERY = 600.0  # seconds between purges of the delivery log
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(eq=False, slots=True)
+class Send:
+    """One send in flight: which lane it counts against and where it goes."""
+
+    claimed: Claimed
+    destination: Destination | None
+    started: float  # loop time
+    slow_lane: bool
 
 
 class Worker:
@@ -57,6 +82,13 @@ class Worker:
         self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
         self._tasks: set[asyncio.Task[Finished | None]] = set()
         self._slot_freed = asyncio.Event()  # set when a send ends; cleared each time the loop looks
+        self.gate = DestinationGate(settings)
+        self._main: dict[Send, None] = {}  # sends in the main lane, oldest first
+        self._waiting = 0  # deliveries waiting in memory for a fast destination at its limit
+        self._to_hold: list[tuple[Claimed, datetime, str]] = []
+        self._to_release: set[Destination] = set()
+        self._keeper_wake = asyncio.Event()
+        self._helpers: list[asyncio.Task[None]] = []
         self.wakeup = Wakeup(db)
         self.finisher = Finisher(db, settings, self.policy, worker=self.name)
         self.messages = EventMessages()
@@ -88,9 +120,11 @@ class Worker:
                 duration_ms=(time.monotonic() - started) * 1000,
             )
 
-    async def process(self, claimed: Claimed) -> Finished | None:
+    async def process(self, sending: Send) -> Finished | None:
+        claimed = sending.claimed
         started_at: datetime = utcnow()
         result = await self.send(claimed)
+        self._send_ended(sending, result)
         outcome = await self.finisher.submit(claimed, result, started_at)
         method = claimed.notification.method
         if outcome is None:
@@ -139,10 +173,189 @@ class Worker:
             except Exception as exc:
                 log.warning("could not mail %s about a disabled notification: %s", admin.username, exc)
 
-    def _start(self, claimed: Claimed) -> None:
-        task = asyncio.create_task(self.process(claimed))
+    # -- lanes and destinations ---------------------------------------------------------------
+    def free_slots(self) -> int:
+        """Main-lane slots neither sending nor promised to a delivery waiting in memory."""
+        return self.settings.worker_concurrency - len(self._main) - self._waiting
+
+    def destination_of(self, claimed: Claimed) -> Destination | None:
+        """The gate's record of where ``claimed`` goes; None for in-app notices (and configs that do
+        not open, which fail at once)."""
+        method = get_method(claimed.notification.method)
+        try:
+            config = self.opened.get(claimed.notification, method)
+        except ValueError:
+            return None
+        name = method.destination(config, self.settings)
+        return self.gate.get(name) if name is not None else None
+
+    def dispatch(self, claimed: Claimed, held: list[tuple[Claimed, datetime, str]]) -> None:
+        """Start ``claimed``, let it wait for its destination, or add it to ``held``."""
+        destination = self.destination_of(claimed)
+        if destination is None:
+            self._start(claimed, None, slow_lane=False)
+            return
+        if destination.waiting:  # others wait for this destination already: keep claim order
+            destination.waiting.append(claimed)
+            self._waiting += 1
+            return
+        admission = self.gate.admit(destination)
+        if admission.verdict is Verdict.START:
+            self._start(claimed, destination, slow_lane=admission.slow_lane)
+        elif admission.verdict is Verdict.WAIT:
+            destination.waiting.append(claimed)
+            self._waiting += 1
+        else:
+            held.append((claimed, self._wall_time(admission.until), admission.reason))
+            self._count_held(claimed, destination, admission.reason)
+
+    def _count_held(self, claimed: Claimed, destination: Destination, reason: str) -> None:
+        self.gate.count_held(reason, destination, claimed.notification.id)
+        count_held(claimed.notification.method, reason)
+
+    def _wall_time(self, monotonic: float) -> datetime:
+        return utcnow() + timedelta(seconds=max(0.0, monotonic - time.monotonic()))
+
+    def _start(self, claimed: Claimed, destination: Destination | None, *, slow_lane: bool) -> None:
+        sending = Send(claimed, destination, asyncio.get_running_loop().time(), slow_lane)
+        if not slow_lane:
+            self._main[sending] = None
+        task = asyncio.create_task(self.process(sending))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    def _send_ended(self, sending: Send, result: SendResult) -> None:
+        """Free the send's slot and tell the gate what the destination did."""
+        in_main = self._main.pop(sending, None) is not None
+        destination = sending.destination
+        if destination is not None:
+            if result.status_code is not None:
+                answered: bool | None = True
+            else:
+                answered = False if result.unreachable else None
+            if result.ok and result.status_code is None:
+                answered = True  # e.g. an SMTP server that took the mail
+            quarantined = self.gate.finished(
+                destination, slow_lane=not in_main, answered=answered, seconds=result.duration_ms / 1000
+            )
+            if quarantined:
+                count_quarantine()
+                log.warning(
+                    "destination %s quarantined for %.0fs after %d send(s) without an answer; "
+                    "its deliveries are held meanwhile",
+                    destination.name,
+                    destination.quarantined_until - time.monotonic(),
+                    destination.failures,
+                    extra={"destination": destination.name},
+                )
+            self._pump(destination)
+        self._slot_freed.set()
+
+    def _pump(self, destination: Destination) -> None:
+        """Start what waits for ``destination`` while it has room; hold it all once it is slow."""
+        while destination.waiting:
+            admission = self.gate.admit(destination)
+            if admission.verdict is Verdict.WAIT:
+                break
+            if admission.verdict is Verdict.START:
+                self._waiting -= 1
+                self._start(destination.waiting.popleft(), destination, slow_lane=admission.slow_lane)
+                continue
+            until = self._wall_time(admission.until)
+            for claimed in destination.waiting:
+                self._to_hold.append((claimed, until, admission.reason))
+                self._count_held(claimed, destination, admission.reason)
+            self._waiting -= len(destination.waiting)
+            destination.waiting.clear()
+            self._keeper_wake.set()
+            break
+        if destination.held_notifications and self.gate.releasable(destination) > 0:
+            self._to_release.add(destination)
+            self._keeper_wake.set()
+
+    def move_slow_sends(self) -> int:
+        """Move main-lane sends that have waited ``destination_slow_after`` to the slow lane."""
+        cutoff = asyncio.get_running_loop().time() - self.settings.destination_slow_after
+        moved: list[Send] = []
+        for sending in self._main:  # oldest first
+            if sending.started > cutoff:
+                break
+            moved.append(sending)
+        for sending in moved:
+            del self._main[sending]
+            sending.slow_lane = True
+            count_slow_lane_move()
+            if sending.destination is not None:
+                if self.gate.moved_to_slow_lane(sending.destination):
+                    log.info(
+                        "destination %s is slow (no answer within %gs); its sends use the slow lane",
+                        sending.destination.name,
+                        self.settings.destination_slow_after,
+                        extra={"destination": sending.destination.name},
+                    )
+                self._pump(sending.destination)
+        if moved:
+            self._slot_freed.set()
+        return len(moved)
+
+    async def _watch_lanes(self) -> None:
+        """Every quarter of ``destination_slow_after``: move slow sends, publish the gate's gauges."""
+        interval = min(0.25, max(0.02, self.settings.destination_slow_after / 4))
+        while True:
+            await asyncio.sleep(interval)
+            self.move_slow_sends()
+            observe_destinations(self.gate)
+
+    async def _keep(self) -> None:
+        """Write holds and release them early, off the claim loop."""
+        while True:
+            await self._keeper_wake.wait()
+            self._keeper_wake.clear()
+            await self.keep_once()
+
+    async def keep_once(self) -> None:
+        held, self._to_hold = self._to_hold, []
+        releases, self._to_release = self._to_release, set()
+        try:
+            await hold(self.db, held)
+        except DATABASE_ERRORS as exc:  # their leases run out and they come back
+            log.warning("could not hold %d deliveries (%s)", len(held), type(exc).__name__)
+        released = 0
+        for destination in releases:
+            room = self.gate.releasable(destination)
+            if room <= 0:
+                continue
+            try:
+                count = await release_held(self.db, destination.held_notifications, room)
+            except DATABASE_ERRORS as exc:
+                log.warning("could not release held deliveries (%s)", type(exc).__name__)
+                continue
+            if count < room:
+                destination.held_notifications.clear()  # nothing more is held for it
+            released += count
+        if released:
+            self._slot_freed.set()
+
+    def _start_helpers(self) -> None:
+        self._helpers = [asyncio.create_task(self._watch_lanes()), asyncio.create_task(self._keep())]
+
+    async def _stop_helpers(self) -> None:
+        for task in self._helpers:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._helpers = []
+
+    async def _hand_back_waiting(self) -> None:
+        """Give back the leases of deliveries still waiting in memory, and write pending holds."""
+        waiting = [c for d in self.gate.known() for c in d.waiting]
+        for destination in self.gate.known():
+            destination.waiting.clear()
+        self._waiting = 0
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await release(self.db, waiting)
+        with contextlib.suppress(*DATABASE_ERRORS):
+            await self.keep_once()
 
     def _done(self, task: asyncio.Task[Finished | None]) -> None:
         self._tasks.discard(task)
@@ -152,12 +365,15 @@ class Worker:
 
     async def run_once(self) -> int:
         """Claim what fits in the free slots and start sending it; returns how many were claimed."""
-        free = self.settings.worker_concurrency - len(self._tasks)
+        free = self.free_slots()
         claimed = await claim(
             self.db, limit=free, lease_seconds=self.settings.lease_seconds, worker=self.name
         )
+        held: list[tuple[Claimed, datetime, str]] = []
         for item in await self.pacer.admit(claimed):
-            self._start(item)
+            self.dispatch(item, held)
+        if held:
+            await hold(self.db, held)
         return len(claimed)
 
     async def _pause(self, stop: asyncio.Event, seconds: float, *, on_notify: bool = True) -> None:
@@ -195,11 +411,12 @@ class Worker:
         """Work until ``stop`` is set, then let the sends in flight finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
         self.wakeup.start()
+        self._start_helpers()
         failures = 0
         while not stop.is_set():
             try:
                 self._slot_freed.clear()
-                free = self.settings.worker_concurrency - len(self._tasks)
+                free = self.free_slots()
                 if free < max(1, self.settings.worker_concurrency // 4):
                     # claim in batches: wait until a quarter of the slots are free again
                     await self._pause(stop, self.settings.poll_interval, on_notify=False)
@@ -219,7 +436,9 @@ class Worker:
                 continue
             await self._pause(stop, self.settings.poll_interval)
         await self.wakeup.stop()
+        await self._hand_back_waiting()
         await self.drain()
+        await self._stop_helpers()
         await self.finisher.close()
         log.info("worker %s stopped", self.name)
 

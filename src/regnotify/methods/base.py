@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 
 from regnotify.config import Settings
 from regnotify.crypto import SecretBox, is_sealed
@@ -99,6 +100,21 @@ def check_token(value: object, key: str, method: str) -> str:
     return token
 
 
+def url_destination(url: object) -> str | None:
+    """Where an http(s) URL sends to, as ``host:port`` (the scheme's port when none is given)."""
+    if not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}"
+
+
 def mask_token(value: object) -> str:
     """``********`` plus the last four characters when the secret is 12 characters or longer."""
     if not isinstance(value, str) or is_sealed(value) or len(value) < 12:
@@ -147,6 +163,13 @@ class NotificationMethod:
     async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
         """Deliver one attempt with the plaintext ``config``; report problems in the result, never raise."""
         raise NotImplementedError(f"the {self.name} method cannot send")
+
+    def destination(self, config: dict[str, Any], settings: Settings) -> str | None:
+        """Where sends of the plaintext ``config`` go, as ``host:port``; None for no network peer.
+
+        The worker shares each destination's capacity fairly and holds back a slow or dead one
+        (``regnotify.delivery.destinations``). The default is the host of the config's ``url``."""
+        return url_destination(config.get("url"))
 
     def seal(self, config: dict[str, Any], box: SecretBox) -> dict[str, Any]:
         result = copy.deepcopy(config)

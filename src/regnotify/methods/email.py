@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from email_validator import validate_email
 from markupsafe import Markup
 
+from regnotify.config import Settings
 from regnotify.delivery.mail import MailError
 from regnotify.events.rendering import render_html
 from regnotify.methods.base import MethodConfigError, NotificationMethod, ValidationContext, type_name
@@ -92,6 +93,10 @@ class EmailMethod(NotificationMethod):
             )
         return {"email": email}
 
+    def destination(self, config: dict[str, Any], settings: Settings) -> str | None:
+        """The SMTP server every mail goes through (none for the maildir)."""
+        return f"smtp:{settings.smtp_host}:{settings.smtp_port}" if settings.smtp_host else None
+
     async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
         """Mail the event to the configured address. Never raises: problems become a failed result.
 
@@ -124,6 +129,7 @@ class EmailMethod(NotificationMethod):
                 ok=False,
                 error=exc.message,
                 permanent=exc.permanent,
+                unreachable=exc.unreachable,
                 request=request,
                 duration_ms=(time.monotonic() - started) * 1000,
             )

@@ -6,7 +6,8 @@ from email.utils import parseaddr
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from regnotify.methods.base import NotificationMethod, ValidationContext, check_token
+from regnotify.config import Settings
+from regnotify.methods.base import NotificationMethod, ValidationContext, check_token, url_destination
 from regnotify.methods.http_send import homepage_of, post_json
 from regnotify.methods.sending import Outgoing, Senders, SendResult
 
@@ -54,6 +55,9 @@ class FlowdockMethod(NotificationMethod):
 
     async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
         return {"flow_api_token": check_token(config.get("flow_api_token"), "flow_api_token", self.name)}
+
+    def destination(self, config: dict[str, Any], settings: Settings) -> str | None:
+        return url_destination(settings.flowdock_base_url)
 
     async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
         token = config.get("flow_api_token")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from regnotify.config import Settings
 from regnotify.methods.base import (
     MethodConfigError,
     NotificationMethod,
     ValidationContext,
     check_token,
     type_name,
+    url_destination,
 )
 from regnotify.methods.http_send import post_json
 from regnotify.methods.sending import Outgoing, Senders, SendResult
@@ -68,6 +70,9 @@ class HipChatMethod(NotificationMethod):
         token = check_token(config.get("notification_token"), "notification_token", self.name)
         room = normalize_room(config.get("room_id"))
         return {"notification_token": token, "room_id": room}
+
+    def destination(self, config: dict[str, Any], settings: Settings) -> str | None:
+        return url_destination(settings.hipchat_base_url)
 
     async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
         token = config.get("notification_token")

@@ -127,21 +127,28 @@ async def post_json(
     request = request_summary(url, sent_headers, data)
     started = time.perf_counter()
 
-    def failed(error: str, *, permanent: bool = False) -> SendResult:
+    def failed(error: str, *, permanent: bool = False, unreachable: bool = True) -> SendResult:
         duration = (time.perf_counter() - started) * 1000
-        return SendResult(ok=False, error=error, permanent=permanent, request=request, duration_ms=duration)
+        return SendResult(
+            ok=False,
+            error=error,
+            permanent=permanent,
+            unreachable=unreachable,
+            request=request,
+            duration_ms=duration,
+        )
 
     try:
         response = await senders.http.post(url, body=data, headers=sent_headers, client_cert=client_cert)
-    except OutboundError as exc:
-        return failed(str(exc), permanent=exc.permanent)
+    except OutboundError as exc:  # a refused address or URL was never sent to: not the receiver's fault
+        return failed(str(exc), permanent=exc.permanent, unreachable=not exc.permanent)
     except TimeoutError:
         return failed("timed out")
     except OSError as exc:
         return failed(f"connection failed: {exc.strerror or type(exc).__name__}")
     except Exception as exc:  # the contract: a send reports, it does not raise
         logger.warning("unexpected %s while sending to %s", type(exc).__name__, mask_url(url))
-        return failed(f"request failed: {type(exc).__name__}")
+        return failed(f"request failed: {type(exc).__name__}", unreachable=False)
     return result_from_response(response, request)
 
 

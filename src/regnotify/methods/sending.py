@@ -86,6 +86,7 @@ class SendResult:
     retry_after: float | None = None  # seconds the receiver asked us to wait (429/503 Retry-After)
     gone: bool = False  # the receiver said 410 Gone: disable the notification now
     permanent: bool = False  # retrying cannot help (e.g. the address is no longer authorized)
+    unreachable: bool = False  # no answer at all (timed out, refused, reset): counts against the destination
     request: dict[str, Any] = field(default_factory=dict)  # method, url (masked), headers, body excerpt
     duration_ms: float = 0.0
 

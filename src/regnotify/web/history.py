@@ -8,15 +8,20 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role
+from regnotify.api.context import Services
 from regnotify.db.models import Delivery, Event, Notification, Repository
+from regnotify.delivery.wakeup import announce
 from regnotify.delivery_log import (
     AlreadyQueued,
     attempts_of,
     deliveries_page,
     find_delivery,
+    held_deliveries,
+    held_reason,
     hourly_outcomes,
     redeliver,
 )
+from regnotify.methods import get_method
 from regnotify.notifications import notification_view
 from regnotify.web.access import notification_in, repository_page
 from regnotify.web.chart import outcome_chart
@@ -58,6 +63,7 @@ async def history(
             session, notification, state=state or None, page=page, limit=PAGE_SIZE
         )
         chart = outcome_chart(await hourly_outcomes(session, notification))
+        held = await held_deliveries(session, notification)
     view = notification_view(notification, svc.box)
     context = {
         "repository": repo.full_name,
@@ -75,8 +81,21 @@ async def history(
         "chart": chart,
         "any_pending": any(delivery.state == "pending" for delivery, _ in rows),
         "history_href": history_href(repo.full_name, uuid),
+        "held": held,
+        "held_reason": held_reason,
+        "destination": destination_name(notification, svc) if held else None,
+        "slow_after": svc.settings.destination_slow_after,
     }
     return await render(request, "history.html", viewer, context)
+
+
+def destination_name(notification: Notification, svc: Services) -> str | None:
+    """``host:port`` the notification sends to (no path, no secret), for the held-back notice."""
+    method = get_method(notification.method)
+    try:
+        return method.destination(method.unseal(notification.config, svc.box), svc.settings)
+    except ValueError:
+        return None
 
 
 async def _delivery_in(
@@ -124,4 +143,5 @@ async def redeliver_one(
             redeliver(delivery)
         except AlreadyQueued as exc:
             raise PageError(409, f"{exc}.") from None
+        await announce(session)
     return RedirectResponse(f"{history_href(repo.full_name, uuid)}?tested={delivery_id}", status_code=303)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from regnotify.db import Database
-from regnotify.db.models import Notification
+from regnotify.db.models import Delivery, Notification
 from regnotify.db.types import utcnow
 from regnotify.delivery_log import hourly_outcomes
 from tests.integration.api.test_deliveries_and_inbox_api import answer_500_once
@@ -78,3 +78,37 @@ async def test_hourly_outcomes_counts_the_last_day(pages: PageClient, database: 
     assert len(now_hours) == 24 and (now_hours[-1].succeeded, now_hours[-1].failed) == (0, 1)
     assert sum(h.failed for h in now_hours[:-1]) == 0
     assert sum(h.failed + h.succeeded for h in later) == 0  # older than a day: out of the chart
+
+
+async def test_history_shows_deliveries_held_for_a_quarantined_destination(
+    pages: PageClient, database: Database
+) -> None:
+    await pages.sign_in("admin")
+    await pages.get(NEW)
+    fields = {"event": "repo_push", "method": "webhook", "webhook_url": "https://receiver.example.com/h"}
+    await pages.post(NEW, {**fields, "title": "Held"})
+    table = await pages.get("/repository/acme/app?tab=settings")
+    (uuid,) = re.findall(r'data-notification="([^"]+)"', table.text)
+    tested = await pages.post(f"/repository/acme/app/notification/{uuid}/test")
+    delivery = tested.headers["location"].split("tested=", 1)[1]
+    history_url = f"/repository/acme/app/notification/{uuid}/history"
+    assert "data-held" not in (await pages.get(history_url)).text
+
+    async with database.write() as session:  # what a worker's destination gate writes (queue.hold)
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.uuid == delivery)
+            .values(lease_owner="held:quarantined", lease_expires_at=utcnow() + timedelta(seconds=40))
+        )
+    history = await pages.get(history_url)
+    assert 'data-held="quarantined"' in history.text
+    assert (
+        "<code>receiver.example.com:443</code>" in history.text and "1 delivery is held back" in history.text
+    )
+    assert "held: destination quarantined</span>" in history.text
+
+    async with database.write() as session:  # a hold that ran out is no longer shown
+        await session.execute(
+            update(Delivery).where(Delivery.uuid == delivery).values(lease_expires_at=utcnow())
+        )
+    assert "data-held" not in (await pages.get(history_url)).text

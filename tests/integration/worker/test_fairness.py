@@ -1,0 +1,211 @@
+"""Fairness across destinations, with a real worker loop and real sockets on both databases.
+
+Hung receivers (they accept, read the request and never answer) must not delay a healthy receiver
+beyond its own send: the slow lane takes their sends and the gate holds the rest. A destination
+that refuses connections is quarantined: its deliveries are held without attempts, and come back
+when a probe gets an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp import web
+from sqlalchemy import select
+
+from regnotify.config import Settings
+from regnotify.db.models import Delivery, DeliveryAttempt
+from regnotify.delivery.destinations import HELD_QUARANTINED, HELD_SLOW
+from regnotify.delivery.senders import build_senders
+from regnotify.delivery.worker import Worker
+
+from .conftest import Scene
+
+HUNG = 6
+EVENTS = 10
+
+
+@dataclass
+class HungReceiver:
+    """Accepts connections, reads what comes, never answers until ``close``."""
+
+    port: int = 0
+    connections: int = 0
+    _server: asyncio.Server | None = None
+    _writers: list[asyncio.StreamWriter] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.append(writer)
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while await reader.read(65536):
+                pass
+
+    async def start(self) -> HungReceiver:
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    async def close(self) -> None:
+        for writer in self._writers:
+            writer.close()
+        if self._server is not None:
+            self._server.close()
+
+
+@dataclass
+class Healthy:
+    """An aiohttp receiver that answers 200 at once and notes the order of what it got."""
+
+    url: str = ""
+    arrivals: list[str] = field(default_factory=list)  # webhook-id of each request
+
+
+@pytest.fixture
+async def healthy() -> AsyncIterator[Healthy]:
+    state = Healthy()
+
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        state.arrivals.append(request.headers.get("webhook-id", ""))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    state.url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
+    yield state
+    await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def running_worker(scene: Scene, settings: Settings) -> AsyncIterator[Worker]:
+    """A worker loop in the background; on exit it stops and lets its sends end."""
+    senders = build_senders(settings, scene.db)
+    worker = Worker(scene.db, settings, senders, scene.box, name="fair-worker")
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        yield worker
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 40)
+        await senders.close()
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not await condition():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.05)
+
+
+async def rows(scene: Scene, column: Any) -> list[Any]:
+    async with scene.db.read() as session:
+        return list(await session.scalars(select(column)))
+
+
+async def test_hung_receivers_do_not_delay_a_healthy_one(scene: Scene, healthy: Healthy) -> None:
+    # Four main slots and six hung receivers: without lanes, the hung sends hold every slot until
+    # their 30 s timeout and the healthy receiver waits behind them.
+    settings = scene.settings.model_copy(
+        update={
+            "worker_concurrency": 4,
+            "slow_lane_concurrency": 4,
+            "destination_slow_after": 0.2,
+            "http_total_timeout": 30,
+            "poll_interval": 0.05,
+        }
+    )
+    hung = [await HungReceiver().start() for _ in range(HUNG)]
+    for receiver in hung:
+        await scene.notification("webhook", {"url": receiver.url})
+    healthy_notification = await scene.notification("webhook", {"url": healthy.url})
+    for index in range(EVENTS):
+        await scene.push(f"v{index}")
+
+    async def all_arrived() -> bool:
+        return len(healthy.arrivals) >= EVENTS
+
+    try:
+        async with running_worker(scene, settings) as worker:
+            await wait_until(all_arrived)
+            attempts = await rows(scene, DeliveryAttempt)
+            deliveries = await rows(scene, Delivery)
+            # every healthy delivery went out while no hung send had ended (their timeout is 30 s)
+            healthy_ids = {d.id for d in deliveries if d.notification_id == healthy_notification.id}
+            assert {a.delivery_id for a in attempts} <= healthy_ids
+            assert sum(r.connections for r in hung) >= 1
+            assert worker.gate.counts.moved_to_slow_lane >= 1
+            assert worker.gate.counts.held[HELD_SLOW] >= 1  # hung sends beyond the lane waited, unsent
+            for receiver in hung:  # let the worker stop without waiting for its timeouts
+                await receiver.close()
+    finally:
+        for receiver in hung:
+            await receiver.close()
+    assert len(await rows(scene, Delivery)) == EVENTS * (HUNG + 1)  # nothing was lost
+
+
+async def test_an_unreachable_destination_is_quarantined_then_probed(scene: Scene) -> None:
+    settings = scene.settings.model_copy(
+        update={
+            "per_host_concurrency": 1,
+            "destination_failure_threshold": 2,
+            "destination_quarantine_seconds": 1.0,
+            "retry_schedule": [0.01] * 5,
+            "failure_threshold": 100,
+            "http_connect_timeout": 1,
+        }
+    )
+    # a port with nothing listening: connections are refused
+    placeholder = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = int(placeholder.sockets[0].getsockname()[1])
+    placeholder.close()
+    await placeholder.wait_closed()
+    await scene.notification("webhook", {"url": f"http://127.0.0.1:{port}/hook"})
+    for index in range(4):
+        await scene.push(f"q{index}")
+
+    received: list[str] = []
+
+    async def handle(request: web.Request) -> web.Response:
+        received.append(request.headers.get("webhook-id", ""))
+        return web.Response(text="ok")
+
+    async def quarantined() -> bool:
+        return HELD_QUARANTINED in await rows(scene, Delivery.lease_owner)
+
+    async def all_succeeded() -> bool:
+        return await rows(scene, Delivery.state) == ["succeeded"] * 4
+
+    app = web.Application()
+    app.router.add_post("/hook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        async with running_worker(scene, settings) as worker:
+            await wait_until(quarantined)
+            # the threshold's failed attempts, then holds: no attempt while quarantined
+            assert len(await rows(scene, DeliveryAttempt)) == settings.destination_failure_threshold
+            # the receiver comes up on that port: the probe after the quarantine gets its answer
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            await wait_until(all_succeeded)
+            outcomes = sorted(a.outcome for a in await rows(scene, DeliveryAttempt))
+            assert outcomes == ["failed"] * 2 + ["succeeded"] * 4
+            assert len(received) == 4
+            assert worker.gate.counts.quarantines >= 1
+    finally:
+        await runner.cleanup()
