@@ -5,18 +5,22 @@ link confirms it for that repository. Better than Quay: codes expire, only their
 the link opens a page whose button confirms (a POST, so mail scanners following links confirm
 nothing), sending is rate-limited per address and repository, and the worker checks the
 authorization again before each mail.
+
+A request is recorded (code, rate limit) in a write transaction that commits before the mail is
+sent (``verification_sending``), so no write waits on the SMTP server; a mail that could not be
+handed over is then withdrawn (``withdraw_verification``), as if it had never been asked for.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
@@ -33,9 +37,21 @@ class VerificationRateLimited(Exception):
 
 
 @dataclass(frozen=True)
+class SendingState:
+    """The columns a verification request changes, as they were before it."""
+
+    code_hash: str | None
+    code_expires_at: datetime | None
+    last_sent_at: datetime | None
+    send_count: int
+    window_started_at: datetime | None
+
+
+@dataclass(frozen=True)
 class VerificationRequest:
     record: AuthorizedEmail
     code: str | None  # None when the address is already confirmed: nothing to send
+    before: SendingState | None = None  # the row's state before this request; None: the request made it
 
 
 def code_hash(code: str) -> str:
@@ -89,11 +105,20 @@ async def request_verification(
     """A fresh code for ``email`` (rate-limited), or nothing when it is already confirmed."""
     now = utcnow()
     record = await find_authorization(session, repository, email)
+    before = None
     if record is None:
         record = AuthorizedEmail(repository_id=repository.id, email=email, send_count=0)
         session.add(record)
-    if record.confirmed:
+    elif record.confirmed:
         return VerificationRequest(record, None)
+    else:
+        before = SendingState(
+            code_hash=record.code_hash,
+            code_expires_at=record.code_expires_at,
+            last_sent_at=record.last_sent_at,
+            send_count=record.send_count or 0,
+            window_started_at=record.window_started_at,
+        )
     _check_rate(record, settings, now)
     code = secrets.token_urlsafe(24)
     record.code_hash = code_hash(code)
@@ -101,7 +126,21 @@ async def request_verification(
     record.last_sent_at = now
     record.send_count = (record.send_count or 0) + 1
     await session.flush()
-    return VerificationRequest(record, code)
+    return VerificationRequest(record, code, before)
+
+
+async def withdraw_verification(session: AsyncSession, request: VerificationRequest) -> None:
+    """Undo a committed ``request`` whose mail could not be handed over: the row goes back to what it
+    was (an earlier mailed link works again, and the failed mail does not count against the rate
+    limit), or away if the request made it. Only while the row still holds this request's code: a
+    later request, or a confirmation, is left alone."""
+    if request.code is None:
+        return
+    mine = (AuthorizedEmail.id == request.record.id, AuthorizedEmail.code_hash == code_hash(request.code))
+    if request.before is None:
+        await session.execute(delete(AuthorizedEmail).where(*mine))
+    else:
+        await session.execute(update(AuthorizedEmail).where(*mine).values(**asdict(request.before)))
 
 
 async def pending_by_code(session: AsyncSession, code: str) -> tuple[AuthorizedEmail, Repository] | None:

@@ -1,4 +1,12 @@
-"""A repository's notifications: create (validated), find within the repository, view, delete, re-enable."""
+"""A repository's notifications: create (validated, then stored), find within the repository, view, delete,
+re-enable.
+
+Creating is two steps so that nothing waits on the network inside a write transaction (on SQLite
+the write turn is the whole process's): ``validate_notification`` runs outside any transaction (it
+may resolve a webhook's host, and reads what it needs in short read transactions of its own), then
+``store_notification`` inserts the result in the caller's write transaction, checking the
+per-repository cap again there.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,11 @@ import asyncio
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role, find_team, find_user, team_role, user_role
@@ -17,12 +26,15 @@ from regnotify.config import Settings
 from regnotify.crypto import SecretBox
 from regnotify.db.models import Delivery, Notification, Organization, Repository, User
 from regnotify.db.types import utcnow
+from regnotify.delivery.wakeup import announce
 from regnotify.email_authorization import is_authorized
 from regnotify.events import EventError, get_event_kind
 from regnotify.methods import MethodConfigError, get_method
 from regnotify.notification_changes import CREATED, DELETED, REENABLED, record_change
 
 Resolver = Callable[[str], Awaitable[list[str]]]
+# Opens a short read-only session, e.g. ``Database.read``.
+ReadSessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 MAX_TITLE_LENGTH = 255
 
@@ -36,12 +48,16 @@ async def system_resolver(host: str) -> list[str]:
 
 @dataclass
 class RepositoryValidationContext:
-    """What method validation may ask about the repository a notification is created for."""
+    """What method validation may ask about the repository a notification is created for.
 
-    session: AsyncSession
+    Each question reads in a short transaction of its own (``read``), so none is open, and no
+    connection is held, while ``resolve_host`` waits on the network."""
+
+    read: ReadSessions
     repository_row: Repository
     settings: Settings
     resolver: Resolver
+    event: str | None = None  # the event kind the notification is for (a webhook renders its sample)
 
     @property
     def namespace(self) -> str:
@@ -52,37 +68,56 @@ class RepositoryValidationContext:
         return self.repository_row.full_name
 
     async def user_can_read(self, username: str) -> bool | None:
-        user = await find_user(self.session, username)
-        if user is None:
-            return None
-        return await user_role(self.session, user, self.repository_row) >= Role.READ
+        async with self.read() as session:
+            user = await find_user(session, username)
+            if user is None:
+                return None
+            return await user_role(session, user, self.repository_row) >= Role.READ
 
     async def team_can_read(self, team: str) -> bool | None:
         if self.repository_row.organization_id is None:
             return None
-        found = await find_team(self.session, self.namespace, team)
-        if found is None:
-            return None
-        return await team_role(self.session, found, self.repository_row) >= Role.READ
+        async with self.read() as session:
+            found = await find_team(session, self.namespace, team)
+            if found is None:
+                return None
+            return await team_role(session, found, self.repository_row) >= Role.READ
 
     async def namespace_is_organization(self) -> bool:
-        return self.repository_row.organization_id is not None and (
-            await self.session.get(Organization, self.repository_row.organization_id) is not None
-        )
+        if self.repository_row.organization_id is None:
+            return False
+        async with self.read() as session:
+            return await session.get(Organization, self.repository_row.organization_id) is not None
 
     async def resolve_host(self, host: str) -> list[str]:
         return await self.resolver(host)
 
     async def email_is_authorized(self, email: str) -> bool:
-        return await is_authorized(self.session, self.repository_row.id, email)
+        async with self.read() as session:
+            return await is_authorized(session, self.repository_row.id, email)
 
 
 class NotificationError(ValueError):
     """The request to create a notification is invalid; the message says what to fix."""
 
 
-async def create_notification(
-    session: AsyncSession,
+class NotificationLimitReached(NotificationError):
+    """The repository already has ``max_notifications_per_repository`` notifications."""
+
+
+@dataclass(frozen=True)
+class NotificationDraft:
+    """A notification that passed validation, not stored yet."""
+
+    title: str | None
+    event: str
+    event_config: dict[str, Any]
+    method: str
+    config: dict[str, Any]  # the method's normalized plaintext config; sealed when stored
+
+
+async def validate_notification(
+    read: ReadSessions,
     repository: Repository,
     *,
     event: str,
@@ -91,12 +126,11 @@ async def create_notification(
     event_config: Any,
     title: str | None,
     settings: Settings,
-    box: SecretBox,
     resolver: Resolver,
-    created_by: User | None,
-    performer: str,
-) -> Notification:
-    """Validate everything, then store it and its audit entry (by ``performer``).
+) -> NotificationDraft:
+    """Check everything a create request says, outside any transaction: method validation may wait
+    on the network (the SSRF check resolves a webhook's or chat's host), and reads what it needs
+    through ``read``, in short transactions of its own.
 
     Raises NotificationError with a message for the user."""
     title = (title or "").strip() or None
@@ -109,19 +143,62 @@ async def create_notification(
         raise NotificationError(str(exc)) from None
     try:
         notification_method = get_method(method)
-        context = RepositoryValidationContext(session, repository, settings, resolver)
+        context = RepositoryValidationContext(read, repository, settings, resolver, kind.name)
         normalized_config = await notification_method.validate(config, context)
     except MethodConfigError as exc:
         raise NotificationError(str(exc)) from None
+    return NotificationDraft(
+        title=title,
+        event=kind.name,
+        event_config=normalized_event_config,
+        method=notification_method.name,
+        config=normalized_config,
+    )
 
+
+async def check_room(session: AsyncSession, repository: Repository, settings: Settings) -> None:
+    """NotificationLimitReached when ``repository`` has no room for one more notification."""
+    limit = settings.max_notifications_per_repository
+    count = await session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.repository_id == repository.id)
+    )
+    if count is not None and count >= limit:
+        surplus = count - limit + 1
+        raise NotificationLimitReached(
+            f"repository {repository.full_name} already has {count} notifications, and at most {limit} "
+            "are allowed (setting REGNOTIFY_MAX_NOTIFICATIONS_PER_REPOSITORY); delete "
+            f"{'one' if surplus == 1 else surplus} first"
+        )
+
+
+async def store_notification(
+    session: AsyncSession,
+    repository: Repository,
+    draft: NotificationDraft,
+    *,
+    settings: Settings,
+    box: SecretBox,
+    created_by: User | None,
+    performer: str,
+) -> Notification:
+    """Insert a validated notification and its audit entry (by ``performer``) in ``session``'s write
+    transaction. Nothing here waits on the network.
+
+    The cap is checked again here, holding the repository's row on PostgreSQL so that two creates
+    cannot both take the last place (SQLite's writers take turns anyway). Raises
+    NotificationLimitReached."""
+    await session.execute(
+        select(Repository.id).where(Repository.id == repository.id).with_for_update(key_share=True)
+    )
+    await check_room(session, repository, settings)
     notification = Notification(
         uuid=str(uuid.uuid4()),
         repository_id=repository.id,
-        title=title,
-        event=kind.name,
-        method=notification_method.name,
-        config=notification_method.seal(normalized_config, box),
-        event_config=normalized_event_config,
+        title=draft.title,
+        event=draft.event,
+        method=draft.method,
+        config=get_method(draft.method).seal(draft.config, box),
+        event_config=draft.event_config,
         created_by_id=created_by.id if created_by else None,
     )
     session.add(notification)
@@ -175,11 +252,13 @@ async def reset_failures(session: AsyncSession, notification: Notification, perf
     notification.number_of_failures = 0
     notification.enabled = True
     notification.disabled_at = None
-    await session.execute(
+    held = await session.execute(
         update(Delivery)
         .where(Delivery.notification_id == notification.id, Delivery.state == "pending")
         .values(next_attempt_at=utcnow())
     )
+    if held.rowcount:
+        await announce(session)
 
 
 def notification_view(notification: Notification, box: SecretBox) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from regnotify.email_authorization import (
     VerificationRateLimited,
     authorization_view,
     find_authorization,
+    request_verification,
 )
 from regnotify.methods import MethodConfigError
 from regnotify.methods.email import normalize_email
@@ -50,12 +51,15 @@ async def check(repository: str, email: str, principal: CurrentPrincipal, svc: S
 async def authorize(
     repository: str, email: str, principal: CurrentPrincipal, svc: ServicesDep
 ) -> dict[str, Any]:
-    """Send ``email`` a confirmation link (unless already confirmed); then poll the GET until confirmed."""
+    """Send ``email`` a confirmation link (unless already confirmed); then poll the GET until confirmed.
+
+    The request is recorded (and rate-limited) in a write that commits first; the mail goes out
+    after, with no transaction open. 503 when it cannot be handed over (the request is withdrawn)."""
     address = _address(email)
     async with svc.db.write() as session:
         repo = await repository_for(session, principal, repository, Role.ADMIN)
         try:
-            request = await send_verification(session, repo, address, svc.settings, svc.mail)
+            request = await request_verification(session, repo, address, svc.settings)
         except VerificationRateLimited as exc:
             seconds = max(1, int(exc.retry_after + 0.999))
             raise ApiError(
@@ -64,8 +68,10 @@ async def authorize(
                 f"try again in {seconds} seconds",
                 headers={"Retry-After": str(seconds)},
             ) from None
-        except MailError as exc:
-            log.warning("verification mail to %s failed: %s", address, exc)
-            raise ApiError(503, f"could not send the confirmation mail: {exc}; try again later") from None
         await mark_token_used(session, principal)
-        return authorization_view(request.record, repo, address)
+    try:
+        await send_verification(svc.db, repo, request, svc.settings, svc.mail)
+    except MailError as exc:
+        log.warning("verification mail to %s failed: %s", address, exc)
+        raise ApiError(503, f"could not send the confirmation mail: {exc}; try again later") from None
+    return authorization_view(request.record, repo, address)

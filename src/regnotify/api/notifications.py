@@ -11,16 +11,17 @@ from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.methods import get_method
 from regnotify.notification_testing import TestRateLimited, queue_test_delivery
 from regnotify.notifications import (
     NotificationError,
-    create_notification,
+    check_room,
     delete_notification,
     find_notification,
     list_notifications,
     notification_view,
     reset_failures,
+    store_notification,
+    validate_notification,
 )
 
 router = APIRouter(tags=["notifications"])
@@ -72,29 +73,48 @@ class TestQueued(BaseModel):
 async def create(
     repository: str, body: NotificationCreate, principal: CurrentPrincipal, svc: ServicesDep
 ) -> dict[str, Any]:
+    """Validate in a read phase (the SSRF check resolves the host: no write waits on it), then store
+    in a short write that checks the caller's role and the repository's cap again.
+
+    400 when the repository already has ``max_notifications_per_repository`` notifications."""
+    async with svc.db.read() as session:
+        repo = await repository_for(session, principal, repository, Role.ADMIN)
+        try:
+            await check_room(session, repo, svc.settings)  # before any look-up, when it is full
+        except NotificationError as exc:
+            raise ApiError(400, str(exc)) from None
+    try:
+        draft = await validate_notification(
+            svc.db.read,
+            repo,
+            event=body.event,
+            method=body.method,
+            config=body.config,
+            event_config=body.eventConfig,
+            title=body.title,
+            settings=svc.settings,
+            resolver=svc.resolver,
+        )
+    except NotificationError as exc:
+        raise ApiError(400, str(exc)) from None
     async with svc.db.write() as session:
         repo = await repository_for(session, principal, repository, Role.ADMIN)
         try:
-            notification = await create_notification(
+            notification = await store_notification(
                 session,
                 repo,
-                event=body.event,
-                method=body.method,
-                config=body.config,
-                event_config=body.eventConfig,
-                title=body.title,
+                draft,
                 settings=svc.settings,
                 box=svc.box,
-                resolver=svc.resolver,
                 created_by=principal.user,
                 performer=principal.label,
             )
         except NotificationError as exc:
             raise ApiError(400, str(exc)) from None
         await mark_token_used(session, principal)
-        view = notification_view(notification, svc.box)
-        secret = get_method(notification.method).unseal(notification.config, svc.box).get("secret")
-        return {**view, "signing_secret": secret if isinstance(secret, str) else None}
+    view = notification_view(notification, svc.box)
+    secret = draft.config.get("secret")
+    return {**view, "signing_secret": secret if isinstance(secret, str) else None}
 
 
 @router.get(f"{BASE}/", response_model=NotificationList)

@@ -121,8 +121,12 @@ class NotificationForm:
                 return
         self.errors["event"] = message
 
+    def limit_error(self, message: str) -> None:
+        """Place the per-repository cap's refusal on the first field, right below the form's alert."""
+        self.errors["event"] = message
+
     def method_error(self, message: str) -> None:
-        """Place an error from ``create_notification``: the title, or one of the method's fields."""
+        """Place an error from ``validate_notification``: the title, or one of the method's fields."""
         self.errors[_method_field(self.method, message)] = message
 
 

@@ -8,19 +8,24 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role
+from regnotify.db.models import Repository
 from regnotify.delivery.mail import MailError
-from regnotify.email_authorization import VerificationRateLimited, find_authorization
+from regnotify.email_authorization import VerificationRateLimited, find_authorization, request_verification
 from regnotify.events import EVENT_KINDS, EventError, get_event_kind
-from regnotify.methods import METHODS, MethodConfigError, get_method
+from regnotify.methods import METHODS, MethodConfigError
 from regnotify.methods.email import normalize_email
 from regnotify.notification_testing import TestRateLimited, queue_test_delivery
 from regnotify.notifications import (
     NotificationError,
-    create_notification,
+    NotificationLimitReached,
+    check_room,
     delete_notification,
     reset_failures,
+    store_notification,
+    validate_notification,
 )
 from regnotify.verification_sending import send_verification
 from regnotify.web.access import notification_in, repository_page
@@ -72,7 +77,8 @@ async def new_form(request: Request, repository: str, viewer: SignedIn, svc: Ser
 async def _verify_email(
     request: Request, viewer: Viewer, svc: ServicesDep, repository: str, form: NotificationForm
 ) -> HTMLResponse:
-    """The form's "Send confirmation mail" button: mail the link, then show the form waiting for it."""
+    """The form's "Send confirmation mail" button: record the request (rate limit) in a write, then mail
+    the link after it committed, then show the form waiting for it."""
     try:
         address = normalize_email(form.get("email"))
     except MethodConfigError as exc:
@@ -82,13 +88,15 @@ async def _verify_email(
     try:
         async with svc.db.write() as session:
             repo, _ = await repository_page(session, viewer, repository, Role.ADMIN)
-            request_ = await send_verification(session, repo, address, svc.settings, svc.mail)
+            request_ = await request_verification(session, repo, address, svc.settings)
     except VerificationRateLimited as exc:
         form.errors["email"] = (
             f"A confirmation mail was sent to {address} recently; "
             f"try again in {max(1, int(exc.retry_after + 0.999))} seconds."
         )
         return await _form_page(request, viewer, repository, form, status=429, email_status="waiting")
+    try:  # committed: the mail goes out with no transaction open
+        await send_verification(svc.db, repo, request_, svc.settings, svc.mail)
     except MailError as exc:
         log.warning("verification mail to %s failed: %s", address, exc)
         form.errors["email"] = f"Could not send the confirmation mail: {exc}. Try again later."
@@ -99,6 +107,8 @@ async def _verify_email(
 
 @router.post(BASE + "/new", response_class=HTMLResponse)
 async def create(request: Request, repository: str, viewer: CheckedPost, svc: ServicesDep) -> Response:
+    """Validate in a read phase (the SSRF check resolves the host: no write waits on it), then store
+    in a short write that checks the viewer's role and the repository's cap again."""
     submitted = await request.form()
     form = NotificationForm.from_form(submitted)
     if submitted.get("action") == "verify":
@@ -107,41 +117,47 @@ async def create(request: Request, repository: str, viewer: CheckedPost, svc: Se
         get_event_kind(form.event).validate_config(form.event_config())
     except EventError as exc:
         form.event_error(str(exc))
-    async with svc.db.write() as session:
+    async with svc.db.read() as session:
         repo, _ = await repository_page(session, viewer, repository, Role.ADMIN)
-        email_status = None
-        if form.method == "email" and form.get("email").strip():
-            try:
-                record = await find_authorization(session, repo, normalize_email(form.get("email")))
-                email_status = "confirmed" if record and record.confirmed else ("waiting" if record else None)
-            except MethodConfigError:
-                pass
-        if form.errors:
-            return await _form_page(
-                request, viewer, repo.full_name, form, status=400, email_status=email_status
-            )
+        email_status = await _email_status(session, repo, form)
         try:
-            notification = await create_notification(
+            await check_room(session, repo, svc.settings)  # before any look-up, when it is full
+        except NotificationLimitReached as exc:
+            form.limit_error(str(exc))
+    if form.errors:
+        return await _form_page(request, viewer, repo.full_name, form, status=400, email_status=email_status)
+    try:
+        draft = await validate_notification(
+            svc.db.read,
+            repo,
+            event=form.event,
+            method=form.method,
+            config=form.config(),
+            event_config=form.event_config(),
+            title=form.get("title"),
+            settings=svc.settings,
+            resolver=svc.resolver,
+        )
+    except NotificationError as exc:
+        form.method_error(str(exc))
+        return await _form_page(request, viewer, repo.full_name, form, status=400, email_status=email_status)
+    try:
+        async with svc.db.write() as session:
+            repo, _ = await repository_page(session, viewer, repository, Role.ADMIN)
+            notification = await store_notification(
                 session,
                 repo,
-                event=form.event,
-                method=form.method,
-                config=form.config(),
-                event_config=form.event_config(),
-                title=form.get("title"),
+                draft,
                 settings=svc.settings,
                 box=svc.box,
-                resolver=svc.resolver,
                 created_by=viewer.user,
                 performer=viewer.label,
             )
-        except NotificationError as exc:
-            form.method_error(str(exc))
-            return await _form_page(
-                request, viewer, repo.full_name, form, status=400, email_status=email_status
-            )
-        secret = get_method(notification.method).unseal(notification.config, svc.box).get("secret")
-        created = {"uuid": notification.uuid, "title": notification.title}
+    except NotificationLimitReached as exc:  # another create took the last place meanwhile
+        form.limit_error(str(exc))
+        return await _form_page(request, viewer, repo.full_name, form, status=400, email_status=email_status)
+    secret = draft.config.get("secret")
+    created = {"uuid": notification.uuid, "title": notification.title}
     if isinstance(secret, str):  # shown this once, on this page, never in a URL or a later view
         return await render(
             request,
@@ -150,6 +166,17 @@ async def create(request: Request, repository: str, viewer: CheckedPost, svc: Se
             {"repository": repo.full_name, "notification": created, "secret": secret},
         )
     return RedirectResponse(settings_href(repo.full_name, created=notification.uuid), status_code=303)
+
+
+async def _email_status(session: AsyncSession, repo: Repository, form: NotificationForm) -> str | None:
+    """For an e-mail target: "confirmed", "waiting" (asked, not confirmed yet) or None (never asked)."""
+    if form.method != "email" or not form.get("email").strip():
+        return None
+    try:
+        record = await find_authorization(session, repo, normalize_email(form.get("email")))
+    except MethodConfigError:
+        return None
+    return "confirmed" if record and record.confirmed else ("waiting" if record else None)
 
 
 @router.post(BASE + "/{uuid}/test")
