@@ -4,15 +4,36 @@
 - ``level`` (vulnerability_found): fire only for vulnerabilities at least this severe.
 - ``days`` (repo_image_expiry, required): fire for tags expiring within this many days.
 - ``tag-patterns`` (repo_push, vulnerability_found): fire only when a tag matches one of these globs.
+
+User-supplied patterns run in bounded time (issue 12, "Isolation"):
+
+- ``ref-regex`` keeps Python's syntax and ``re.match``'s meaning (anchored at the start only) but is
+  matched by RE2 (``linear_regex``), never by Python's backtracking ``re``. At create, a pattern
+  Python's ``re`` rejects is refused with Python's message, and one RE2 cannot run in linear time is
+  refused naming the construct (a backreference, a lookaround, ...).
+- A ref-regex stored before that check that RE2 cannot run fails visibly: the filter matches no
+  build, so the notification fires for none (it never falls back to Python's ``re``), and a warning
+  naming the pattern and the reason is logged once per pattern (remembered in a bounded LRU, so
+  memory stays bounded and a pattern evicted from it may be logged again). Re-saving the
+  notification shows the reason as a 400.
+- ``tag-patterns`` stay ``fnmatch.fnmatchcase``: Python 3.11 translates each ``*X`` of a glob into
+  an atomic group ``(?>.*?X)`` (3.9 and 3.10 emulated one), which cannot backtrack, so a tag and a
+  glob cost at most the product of their lengths: ``*a*a*a*a*a*a*a*a*a*b`` against 255 ``a`` takes
+  well under a millisecond. RE2 was measured slower on hostile globs such as ``*a???...?b`` (its
+  DFA gives up on them and its NFA costs tag bytes x program size): 50 such globs against 1,000
+  tags of 128 characters took fnmatch ~0.3 s and RE2 several seconds.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
+import logging
 import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from regnotify.events import linear_regex
 from regnotify.events.base import EventConfigError, EventFilter
 from regnotify.events.priorities import PRIORITIES, priority_index
 from regnotify.events.reading import field, is_unicode_text, strings
@@ -21,6 +42,13 @@ MAX_REGEX_LENGTH = 512
 MAX_PATTERNS = 50
 MAX_PATTERN_LENGTH = 255
 MIN_DAYS, MAX_DAYS = 1, 365
+
+RE2_NOTE = (
+    "ref-regex is matched by RE2, in time linear in the ref (https://github.com/google/re2/wiki/Syntax)"
+)
+UNRUNNABLE_WARNINGS = 1024  # stored patterns RE2 cannot run, remembered so each is logged once
+
+logger = logging.getLogger(__name__)
 
 _EXPIRING_IN = re.compile(r"\s*([0-9]{1,6})\s+days?\s*", re.IGNORECASE)
 _SMALL_NUMBER = re.compile(r"[0-9]{1,6}")
@@ -46,13 +74,19 @@ class RefRegexFilter(EventFilter):
         if not value.strip():
             return None
         if len(value) > MAX_REGEX_LENGTH:
-            raise EventConfigError(f"ref-regex is too long: at most {MAX_REGEX_LENGTH} characters")
+            raise EventConfigError(
+                f"ref-regex is too long: {len(value)} characters; at most {MAX_REGEX_LENGTH} are allowed"
+            )
         if not is_unicode_text(value):
             raise EventConfigError("ref-regex must be Unicode text, not a lone surrogate such as \\ud800")
-        try:
+        try:  # compiled only, for Python's syntax and messages; never matched with Python's re
             re.compile(value)
         except (re.error, RecursionError, OverflowError) as exc:
             raise EventConfigError(f"ref-regex is not a valid regular expression: {exc}") from None
+        try:
+            linear_regex.check(value)
+        except linear_regex.PatternError as exc:
+            raise EventConfigError(f"ref-regex {exc}; {RE2_NOTE}") from None
         return value
 
     def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
@@ -63,10 +97,23 @@ class RefRegexFilter(EventFilter):
         ref = field(payload, "trigger_metadata", "ref")
         if not isinstance(ref, str):
             return False
-        try:
-            return re.match(value, ref) is not None
-        except (re.error, RecursionError, OverflowError):
+        matched = linear_regex.match_start(value, ref)
+        if matched is None:
+            warn_unrunnable(value)
             return False
+        return matched
+
+
+@functools.lru_cache(maxsize=UNRUNNABLE_WARNINGS)
+def warn_unrunnable(pattern: str) -> None:
+    """Log, once per pattern while it is remembered, that a stored ref-regex fires for no build."""
+    reason = linear_regex.compiled(pattern)
+    shown = pattern if len(pattern) <= 100 else pattern[:100] + "…"
+    logger.warning(
+        "stored ref-regex %r %s; notifications holding it fire for no build until it is changed",
+        shown,
+        reason if isinstance(reason, str) else "cannot be run",
+    )
 
 
 def level_index(value: object) -> int | None:

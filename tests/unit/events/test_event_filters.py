@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fnmatch
+import logging
 from typing import Any
 
 import pytest
 
 from regnotify.events import EVENT_KINDS, EventConfigError, RepositoryRef, get_event_kind
+from regnotify.events.filters import MAX_PATTERNS, MAX_REGEX_LENGTH, RE2_NOTE, warn_unrunnable
 
 BUILD_KINDS = ["build_queued", "build_start", "build_success", "build_failure", "build_cancelled"]
 MIRROR_KINDS = ["repo_mirror_sync_started", "repo_mirror_sync_success", "repo_mirror_sync_failed"]
@@ -104,7 +107,10 @@ def test_ref_regex_rejects() -> None:
     )
     assert "must be a string" in config_error("build_start", {"ref-regex": 5})
     assert "must be a string" in config_error("build_start", {"ref-regex": ["x"]})
-    assert "at most 512" in config_error("build_start", {"ref-regex": "a" * 513})
+    assert config_error("build_start", {"ref-regex": "a" * 513}) == (
+        f"ref-regex is too long: 513 characters; at most {MAX_REGEX_LENGTH} are allowed"
+    )
+    assert MAX_REGEX_LENGTH == 512
     assert get_event_kind("build_start").validate_config({"ref-regex": "a" * 512}) == {"ref-regex": "a" * 512}
 
 
@@ -134,6 +140,91 @@ def test_ref_regex_needs_a_ref() -> None:
 
 def test_stored_invalid_regex_does_not_fire() -> None:
     assert get_event_kind("build_start").matches({"ref-regex": "(unclosed"}, build_payload()) is False
+
+
+# -- ref-regex runs on RE2 (issue 12, "Isolation") ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fires", "does_not_fire"),
+    [
+        (r"^refs/heads/main$", "refs/heads/main", "refs/heads/main-2"),
+        (r"^refs/tags/v[0-9]+\.[0-9]+", "refs/tags/v1.22", "refs/tags/vX.1"),
+        (r"heads/(main|release-.*)", "heads/release-2", "refs/heads/main"),
+        (r"refs/heads/(main|release-.*)", "refs/heads/release-2", "refs/heads/feature"),
+        (r"(?i)^refs/heads/feature/.*", "refs/heads/FEATURE/x", "refs/heads/feat"),
+        (r"^refs/tags/v\d+\.\d+\.\d+$", "refs/tags/v1.2.3", "refs/tags/v1.2"),
+        (r"^refs/heads/(?P<topic>[\w-]+)/", "refs/heads/bug-1/x", "refs/heads/bug 1/x"),
+    ],
+)
+def test_ordinary_ref_regexes_work(pattern: str, fires: str, does_not_fire: str) -> None:
+    kind = get_event_kind("build_success")
+    config = kind.validate_config({"ref-regex": pattern})
+    assert config == {"ref-regex": pattern}
+    assert kind.matches(config, build_payload(fires)) is True
+    assert kind.matches(config, build_payload(does_not_fire)) is False
+
+
+@pytest.mark.parametrize(
+    ("pattern", "construct"),
+    [
+        (r"(a)\1", r"a backreference (\1)"),
+        (r"(?P<b>x)(?P=b)", "a named backreference ((?P=name))"),
+        (r"refs/heads/(?!wip)", "a negative lookahead ((?!...))"),
+        (r"refs/heads/(?=main)", "a lookahead ((?=...))"),
+        (r".*(?<=/main)$", "a lookbehind ((?<=...))"),
+        (r".*(?<!/wip)$", "a negative lookbehind ((?<!...))"),
+        (r"(?>refs/)heads", "an atomic group ((?>...))"),
+        (r"refs/heads/.++", "a possessive quantifier (++)"),
+        (r"(refs/)?(?(1)heads|tags)", "a conditional group ((?(1)...|...))"),
+    ],
+)
+def test_ref_regex_refusals_name_the_construct(pattern: str, construct: str) -> None:
+    assert config_error("build_start", {"ref-regex": pattern}) == (
+        f"ref-regex uses {construct}, which cannot be matched in linear time; {RE2_NOTE}"
+    )
+
+
+def test_ref_regex_refusals_for_re2_limits() -> None:
+    assert config_error("build_start", {"ref-regex": "(?x) refs / heads"}).startswith(
+        "ref-regex uses verbose mode ((?x)), which RE2 does not have"
+    )
+    assert config_error("build_start", {"ref-regex": "refs/.{1001}"}).startswith(
+        "ref-regex uses a repetition count above 1000 ({1001}), more than RE2 allows"
+    )
+    assert config_error("build_start", {"ref-regex": r"(?s).*a.{400}x"}).startswith(
+        "ref-regex is too complex: RE2 compiles it to 2813 instructions; at most 1000 are allowed"
+    )
+    # Python's message still comes first for what Python cannot read at all.
+    assert config_error("build_start", {"ref-regex": "(a"}).startswith(
+        "ref-regex is not a valid regular expression: missing ), unterminated subpattern"
+    )
+
+
+def test_hostile_ref_regex_is_matched_by_re2_correctly() -> None:
+    """^(a+)+$ on 4,096 a's and a "!" would backtrack for longer than the universe has existed in re."""
+    kind = get_event_kind("build_failure")
+    config = kind.validate_config({"ref-regex": "^(a+)+$"})
+    assert kind.matches(config, build_payload("a" * 4096 + "!")) is False
+    assert kind.matches(config, build_payload("a" * 4096)) is True
+    assert kind.matches({"ref-regex": "(x+x+)+y"}, build_payload("x" * 4096)) is False
+
+
+def test_stored_ref_regex_re2_cannot_run_fires_nothing_and_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stored before RE2: refused at create now, but an old row must neither stall nor fire."""
+    kind = get_event_kind("build_start")
+    pattern = r"^refs/heads/(\w+)-\1$"  # a backreference: Python's re accepted it
+    warn_unrunnable.cache_clear()
+    with caplog.at_level(logging.WARNING, logger="regnotify.events.filters"):
+        for _ in range(3):
+            assert kind.matches({"ref-regex": pattern}, build_payload("refs/heads/a-a")) is False
+            assert kind.matches({"ref-regex": pattern}, build_payload("refs/heads/a-b")) is False
+    warnings = [r for r in caplog.records if r.name == "regnotify.events.filters"]
+    assert len(warnings) == 1
+    assert "uses a backreference (\\1)" in warnings[0].getMessage()
+    assert "fire for no build" in warnings[0].getMessage()
 
 
 # -- vulnerability level -------------------------------------------------------------------------
@@ -225,6 +316,23 @@ def test_tag_patterns_match_push_tags() -> None:
     assert kind.matches(config, {"updated_tags": {}}) is False
     assert kind.matches(config, {}) is False
     assert kind.matches({"tag-patterns": []}, {"updated_tags": {"x": "d"}}) is True
+
+
+def test_tag_pattern_count_refusal_names_the_limit() -> None:
+    assert config_error("repo_push", {"tag-patterns": [f"p{i}" for i in range(MAX_PATTERNS + 1)]}) == (
+        f"tag-patterns has {MAX_PATTERNS + 1} patterns; at most {MAX_PATTERNS} are allowed"
+    )
+
+
+def test_hostile_glob_against_a_long_tag_returns() -> None:
+    """fnmatch turns each *X into an atomic group, so this does not backtrack (a naive .*a.*a… would:
+    choosing 20 of 255 positions); RE2 was measured slower on such globs, so tag-patterns keep fnmatch."""
+    kind = get_event_kind("vulnerability_found")
+    glob = "*a" * 20 + "*b"
+    tag = "a" * 255
+    assert "(?>" in fnmatch.translate(glob)
+    assert not kind.matches({"tag-patterns": [glob]}, {"tags": [tag]})
+    assert kind.matches({"tag-patterns": [glob]}, {"tags": [tag + "b"]})
 
 
 def test_tag_patterns_and_level_combine_for_vulnerabilities() -> None:
