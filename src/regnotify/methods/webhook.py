@@ -3,6 +3,9 @@
 Config: ``url`` (required), ``template`` (optional JSON text rendered against the event payload),
 ``secret`` (optional Standard Webhooks signing secret ``whsec_<base64>``; pass ``true`` or
 ``"generate"`` to have one made). The URL is a secret too, since it often carries tokens.
+
+A template is checked at create by rendering the event's sample payload within the work budget
+(``template_max_steps``); at send, a rendering past the budget is a failed attempt, retried like any.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ from typing import Any, ClassVar
 
 from standardwebhooks.webhooks import Webhook
 
+from regnotify.events import EVENT_KINDS, EventKind, RepositoryRef, UnknownEventError, get_event_kind
 from regnotify.methods.base import MASK, MethodConfigError, NotificationMethod, ValidationContext, type_name
 from regnotify.methods.http_send import encode_json, post_json, request_summary
 from regnotify.methods.sending import Outgoing, Senders, SendResult
-from regnotify.methods.template import TemplateError, render_template
+from regnotify.methods.template import (
+    INLINE_TEMPLATE_CHARS,
+    TemplateBudgetError,
+    TemplateError,
+    compile_template,
+    in_template_thread,
+    render_body,
+)
 from regnotify.methods.urls import ensure_public, mask_url, parse_http_url
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix, not a secret)
+SAMPLE_REGISTRY_HOST = "localhost:5000"  # as ingest's default; only the sample's size depends on it
 GENERATED_SECRET_BYTES = 32
 MIN_SECRET_BYTES = 24
 MAX_SECRET_BYTES = 64
@@ -96,11 +108,12 @@ def _check_secret(value: object) -> str | None:
 
 
 def _check_template(value: object) -> str | None:
+    """The template text to store, parsed and checked (Quay's check: it applies to any payload)."""
     if value is None:
         return None
     if isinstance(value, dict | list):  # a parsed JSON document: store its text, as Quay does
         try:
-            render_template(value, {})
+            compile_template(value)
         except TemplateError as exc:
             raise MethodConfigError(f"webhook template is invalid: {exc}") from exc
         return json.dumps(value)
@@ -109,10 +122,44 @@ def _check_template(value: object) -> str | None:
     if not value.strip():
         return None
     try:
-        render_template(value, {})  # Quay's check: apply it to an empty payload
+        compile_template(value)
     except TemplateError as exc:
         raise MethodConfigError(f"webhook template is invalid: {exc}") from exc
     return value
+
+
+def _sample_kinds(ctx: ValidationContext) -> list[EventKind]:
+    """The event the notification is for, when the context names it (``event``); else every kind."""
+    event = getattr(ctx, "event", None)
+    if isinstance(event, str):
+        try:
+            return [get_event_kind(event)]
+        except UnknownEventError:
+            pass
+    return list(EVENT_KINDS.values())
+
+
+async def _check_template_work(template: str, ctx: ValidationContext) -> None:
+    """Refuse a template that cannot render its event's sample payload within the work budget."""
+    settings = ctx.settings
+    namespace, _, name = ctx.repository.partition("/")
+    repo = RepositoryRef(
+        namespace=namespace or ctx.namespace,
+        name=name,
+        registry_host=settings.registry_host or SAMPLE_REGISTRY_HOST,
+        base_url=settings.base_url,
+    )
+    for kind in _sample_kinds(ctx):
+        try:
+            await render_body(template, kind.sample_payload(repo), max_steps=settings.template_max_steps)
+        except TemplateBudgetError as exc:
+            raise MethodConfigError(
+                f"webhook template is too expensive for the sample {kind.name} event: {exc}"
+            ) from None
+        except TemplateError as exc:
+            raise MethodConfigError(
+                f"webhook template fails on the sample {kind.name} event: {exc}"
+            ) from None
 
 
 class WebhookMethod(NotificationMethod):
@@ -125,7 +172,13 @@ class WebhookMethod(NotificationMethod):
 
     async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
         url = parse_http_url(config.get("url"), "webhook")
-        template = _check_template(config.get("template"))
+        value = config.get("template")
+        if isinstance(value, dict | list) or (isinstance(value, str) and len(value) > INLINE_TEMPLATE_CHARS):
+            template = await in_template_thread(_check_template, value)  # parsing it takes milliseconds
+        else:
+            template = _check_template(value)
+        if template is not None:
+            await _check_template_work(template, ctx)
         secret = _check_secret(config.get("secret"))
         await ensure_public(url, ctx, "webhook")
         result: dict[str, Any] = {"url": url.url}
@@ -142,8 +195,13 @@ class WebhookMethod(NotificationMethod):
             return SendResult(ok=False, error="webhook config has no url", permanent=True)
         template = config.get("template")
         try:
-            document = outgoing.payload if not template else render_template(template, outgoing.payload)
-            body = encode_json(document)
+            if template:
+                max_steps = senders.settings.template_max_steps
+                body = await render_body(template, outgoing.payload, max_steps=max_steps)
+            else:
+                body = encode_json(outgoing.payload)
+        except TemplateBudgetError as exc:  # a failure like any other: retried, counts toward disabling
+            return SendResult(ok=False, error=f"webhook template could not be rendered: {exc}")
         except (TemplateError, TypeError, ValueError) as exc:
             error = f"webhook template could not be rendered: {exc}"
             return SendResult(ok=False, error=error, permanent=True)
