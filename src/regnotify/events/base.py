@@ -82,6 +82,10 @@ class EventFilter:
     def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
         raise NotImplementedError
 
+    def work(self, value: object, payload: Mapping[str, Any]) -> int:
+        """A rough count of the steps ``matches`` takes for this value and payload (1: trivial)."""
+        return 1
+
     def missing_message(self, event: str) -> str:
         return f"{self.key} is required for {event}"
 
@@ -205,6 +209,17 @@ class EventKind:
             if result is not None:
                 normalized[flt.key] = result
         return normalized
+
+    def match_work(self, config: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> int:
+        """About how much work ``matches`` is for this config and payload (``EventFilter.work``)."""
+        if not isinstance(config, Mapping) or not isinstance(payload, Mapping):
+            return 1
+        try:
+            return sum(
+                flt.work(config[flt.key], payload) for flt in self.filters if config.get(flt.key) is not None
+            )
+        except Exception:  # an odd stored value: matching it is cheap (it does not match)
+            return 1
 
     def matches(self, config: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> bool:
         """Whether a notification with this stored config fires for this payload; never raises."""

@@ -29,6 +29,7 @@ from regnotify.db.types import utcnow
 from regnotify.db.upsert import insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventError, get_event_kind
+from regnotify.ingest.matching import matching_notifications
 from regnotify.ingest.recording import EventConflict, enabled_notifications, repository_ref
 from regnotify.metrics import count_recorded_event
 
@@ -283,8 +284,9 @@ async def record_tag_pushes(
     for index, values in events.items():
         matched = [
             notification.id
-            for notification in candidates.get(values["repository_id"], [])
-            if kind.matches(notification.event_config, values["payload"])
+            for notification in await matching_notifications(
+                kind, candidates.get(values["repository_id"], []), values["payload"]
+            )
         ]
         event_id = event_ids[values["uuid"]]
         deliveries += [

@@ -21,6 +21,7 @@ from regnotify.db.types import utcnow
 from regnotify.db.upsert import dialect_of, insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
+from regnotify.ingest.matching import matching_notifications
 from regnotify.metrics import count_recorded_event
 
 
@@ -107,7 +108,7 @@ async def _matching_notifications(
     session: AsyncSession, repository: Repository, kind: EventKind, payload: dict[str, Any]
 ) -> list[Notification]:
     candidates = (await enabled_notifications(session, [repository.id], kind.name)).get(repository.id, [])
-    return [n for n in candidates if kind.matches(n.event_config, payload)]
+    return await matching_notifications(kind, candidates, payload)
 
 
 async def record_event(
