@@ -173,6 +173,12 @@ class Settings(BaseSettings):
     max_notifications_per_repository: int = Field(
         default=100, ge=1, description="Notifications one repository may have; more are refused."
     )
+    max_report_findings: int = Field(
+        default=5000,
+        ge=1,
+        description="Distinct vulnerabilities imported from one scanner report; a bigger report is "
+        "refused (split it). Envelopes and event lists have fixed caps (docs/reliability.md).",
+    )
     loop_lag_warning_ms: float = Field(
         default=100,
         gt=0,

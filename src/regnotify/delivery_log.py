@@ -31,7 +31,7 @@ class Held:
 
 
 def held_reason(delivery: Delivery, now: datetime | None = None) -> str | None:
-    """"slow" or "quarantined" while a worker holds this pending delivery back, else None."""
+    """ "slow" or "quarantined" while a worker holds this pending delivery back, else None."""
     owner = delivery.lease_owner
     if delivery.state != "pending" or not owner or not owner.startswith(HELD_PREFIX):
         return None

@@ -23,6 +23,8 @@ from regnotify.events.vulnerability import Priority
 from regnotify.ingest.reports import PARSERS, Finding, ReportError
 from regnotify.ingest.vulnerabilities import record_finding, record_finding_at, resolve_target
 
+REPORT_CHUNK = 100  # findings stored per write transaction
+
 router = APIRouter(tags=["vulnerabilities"])
 ServicesDep = Annotated[Services, Depends(services)]
 BASE = "/repository/{repository:path}/vulnerabilities"
@@ -114,35 +116,50 @@ async def import_report(
         str | None, Query(max_length=255, description="The manifest digest; else the report's")
     ] = None,
 ) -> dict[str, int]:
-    """Import a Trivy JSON (SchemaVersion 2) or Clair v4 report: one event per new vulnerability."""
-    body = await request.body()
+    """Import a Trivy JSON (SchemaVersion 2) or Clair v4 report: one event per new vulnerability.
+
+    The report is parsed before any transaction opens, and its findings are stored
+    ``REPORT_CHUNK`` at a time, a short write transaction each, so a big report never holds the
+    write turn long. A finding is stored once per manifest, so a report sent again after a
+    failure part-way records only what is still missing."""
     tags = [tag] if tag else None
-    async with svc.db.write() as session:
-        repo = await repository_for(session, principal, repository, Role.WRITE, service_allowed=True)
-        findings = _parse(format, body)
-        found_in = digest or next((f.digest for f in findings if f.digest), None)
-        if findings and not tags and not found_in:
-            raise ApiError(400, f"the {format} report names no manifest digest: give ?digest= or ?tag=")
-        recorded = 0
-        try:
-            target = await resolve_target(session, repo, tags=tags, digest=found_in) if findings else None
-        except EventError as exc:
-            raise ApiError(400, str(exc)) from None
-        for finding in findings:
-            assert target is not None
+    async with svc.db.read() as session:  # who may import, before reading a megabyte of report
+        await repository_for(session, principal, repository, Role.WRITE, service_allowed=True)
+    findings = _parse(format, await request.body())
+    limit = svc.settings.max_report_findings
+    if len(findings) > limit:
+        raise ApiError(
+            400,
+            f"the {format} report holds {len(findings)} distinct vulnerabilities; at most {limit} are "
+            "imported from one report (setting REGNOTIFY_MAX_REPORT_FINDINGS): split it, e.g. per image",
+        )
+    found_in = digest or next((f.digest for f in findings if f.digest), None)
+    if findings and not tags and not found_in:
+        raise ApiError(400, f"the {format} report names no manifest digest: give ?digest= or ?tag=")
+    recorded = 0
+    for start in range(0, max(len(findings), 1), REPORT_CHUNK):
+        async with svc.db.write() as session:
+            repo = await repository_for(session, principal, repository, Role.WRITE, service_allowed=True)
+            chunk = findings[start : start + REPORT_CHUNK]
             try:
-                outcome = await record_finding_at(
-                    session,
-                    repo,
-                    target,
-                    vulnerability=finding.vulnerability(),
-                    settings=svc.settings,
-                    source=principal.label,
-                )
+                target = await resolve_target(session, repo, tags=tags, digest=found_in) if chunk else None
             except EventError as exc:
-                raise ApiError(400, f"vulnerability {finding.id}: {exc}") from None
-            recorded += outcome is not None
-        await mark_token_used(session, principal)
+                raise ApiError(400, str(exc)) from None
+            for finding in chunk:
+                assert target is not None
+                try:
+                    outcome = await record_finding_at(
+                        session,
+                        repo,
+                        target,
+                        vulnerability=finding.vulnerability(),
+                        settings=svc.settings,
+                        source=principal.label,
+                    )
+                except EventError as exc:
+                    raise ApiError(400, f"vulnerability {finding.id}: {exc}") from None
+                recorded += outcome is not None
+            await mark_token_used(session, principal)
     return {"findings": len(findings), "recorded": recorded, "already_seen": len(findings) - recorded}
 
 

@@ -279,3 +279,30 @@ async def test_bad_imports(client: httpx.AsyncClient, world: World, database: Da
     )
     assert_quay_error(reader, 403)
     assert len(await stored(database)) == 2
+
+
+def big_trivy_report(count: int) -> dict[str, Any]:
+    report = trivy_report()
+    template = report["Results"][0]["Vulnerabilities"][0]
+    report["Results"] = [
+        {
+            "Target": "acme/app (debian 12.5)",
+            "Class": "os-pkgs",
+            "Vulnerabilities": [{**template, "VulnerabilityID": f"CVE-2025-{n:05d}"} for n in range(count)],
+        }
+    ]
+    return report
+
+
+async def test_big_reports_are_stored_in_chunks_up_to_their_cap(
+    client: httpx.AsyncClient, world: World, database: Database, settings: Any
+) -> None:
+    await pushed(database, ("latest", DIGEST))
+    settings.max_report_findings = 250
+    refused = await import_report(client, world, "trivy", big_trivy_report(251))
+    assert_quay_error(refused, 400, "at most 250")
+    assert "REGNOTIFY_MAX_REPORT_FINDINGS" in refused.text and "251 distinct" in refused.text
+    assert await stored(database) == []  # nothing of a refused report is kept
+    response = await import_report(client, world, "trivy", big_trivy_report(250))  # three chunks
+    assert response.json() == {"findings": 250, "recorded": 250, "already_seen": 0}
+    assert len(await stored(database)) == 250
