@@ -15,6 +15,7 @@ from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
 from regnotify.delivery.mail import mail_client
 from regnotify.delivery.running import background_worker
+from regnotify.loop_monitor import LoopMonitor
 from regnotify.notifications import Resolver, system_resolver
 from regnotify.web import install_web
 
@@ -55,11 +56,12 @@ def create_app(
         box = secret_box(settings)
         app.state.services = Services(settings, db, box, resolver, mail_client(settings))
         try:
-            if worker:
-                async with background_worker(db, settings, box, resolver):
+            async with LoopMonitor(settings.loop_lag_warning_ms):
+                if worker:
+                    async with background_worker(db, settings, box, resolver):
+                        yield
+                else:
                     yield
-            else:
-                yield
         finally:
             if database is None:
                 await db.dispose()

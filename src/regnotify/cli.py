@@ -139,9 +139,12 @@ def worker(
         serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
 
     async def run() -> None:
+        from regnotify.loop_monitor import LoopMonitor
+
         db = await open_database(settings)
         try:
-            await run_until_signalled(db, settings, secret_box(settings))
+            async with LoopMonitor(settings.loop_lag_warning_ms):
+                await run_until_signalled(db, settings, secret_box(settings))
         finally:
             await db.dispose()
 

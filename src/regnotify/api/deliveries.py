@@ -13,6 +13,7 @@ from regnotify.api.auth import CurrentPrincipal, Principal, mark_token_used, rep
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.db.models import Delivery, DeliveryAttempt, Event, Notification
+from regnotify.delivery.wakeup import announce
 from regnotify.notifications import find_notification
 
 router = APIRouter(tags=["deliveries"])
@@ -123,5 +124,6 @@ async def redeliver(
             delivery_log.redeliver(delivery)
         except delivery_log.AlreadyQueued as queued:
             raise ApiError(409, str(queued)) from None
+        await announce(session)
         await mark_token_used(session, principal)
         return delivery_view(delivery, event)
