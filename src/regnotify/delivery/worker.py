@@ -68,6 +68,7 @@ class Send:
     destination: Destination | None
     started: float  # loop time
     slow_lane: bool
+    sent: bool = False  # the send is over; its outcome is being recorded
 
 
 class Worker:
@@ -125,7 +126,12 @@ class Worker:
         started_at: datetime = utcnow()
         result = await self.send(claimed)
         self._send_ended(sending, result)
-        outcome = await self.finisher.submit(claimed, result, started_at)
+        try:
+            outcome = await self.finisher.submit(claimed, result, started_at)
+        finally:
+            # A main slot is held until the outcome is recorded, so a worker never has more sent but
+            # unrecorded deliveries (sent again if it dies) than its concurrency.
+            self._main.pop(sending, None)
         method = claimed.notification.method
         if outcome is None:
             what = "lease_lost"
@@ -225,8 +231,9 @@ class Worker:
         task.add_done_callback(self._done)
 
     def _send_ended(self, sending: Send, result: SendResult) -> None:
-        """Free the send's slot and tell the gate what the destination did."""
-        in_main = self._main.pop(sending, None) is not None
+        """Tell the gate what the destination did (its in-flight count drops now; a main slot is
+        freed once the outcome is recorded)."""
+        sending.sent = True
         destination = sending.destination
         if destination is not None:
             if result.status_code is not None:
@@ -236,7 +243,7 @@ class Worker:
             if result.ok and result.status_code is None:
                 answered = True  # e.g. an SMTP server that took the mail
             quarantined = self.gate.finished(
-                destination, slow_lane=not in_main, answered=answered, seconds=result.duration_ms / 1000
+                destination, slow_lane=sending.slow_lane, answered=answered, seconds=result.duration_ms / 1000
             )
             if quarantined:
                 count_quarantine()
@@ -280,7 +287,8 @@ class Worker:
         for sending in self._main:  # oldest first
             if sending.started > cutoff:
                 break
-            moved.append(sending)
+            if not sending.sent:  # a send whose outcome is being recorded has had its answer
+                moved.append(sending)
         for sending in moved:
             del self._main[sending]
             sending.slow_lane = True
