@@ -302,7 +302,7 @@ class CpuMeter:
 # -- the load --------------------------------------------------------------------------------------
 
 
-def push_event(tag: str) -> dict[str, Any]:
+def push_event(tag: str, repository: str = REPOSITORY) -> dict[str, Any]:
     """One Distribution event: a manifest pushed by tag (the shape the registry posts)."""
     digest = "sha256:" + secrets.token_hex(32)
     return {
@@ -314,8 +314,8 @@ def push_event(tag: str) -> dict[str, Any]:
             "size": 528,
             "digest": digest,
             "length": 528,
-            "repository": REPOSITORY,
-            "url": f"http://registry.test:5000/v2/{REPOSITORY}/manifests/{digest}",
+            "repository": repository,
+            "url": f"http://registry.test:5000/v2/{repository}/manifests/{digest}",
             "tag": tag,
         },
         "request": {
@@ -330,8 +330,9 @@ def push_event(tag: str) -> dict[str, Any]:
     }
 
 
-def envelope(tags: list[str]) -> bytes:
-    return json.dumps({"events": [push_event(tag) for tag in tags]}, separators=(",", ":")).encode()
+def envelope(tags: list[str], repository: str = REPOSITORY) -> bytes:
+    events = [push_event(tag, repository) for tag in tags]
+    return json.dumps({"events": events}, separators=(",", ":")).encode()
 
 
 @dataclass

@@ -13,7 +13,10 @@ never held). Each worker keeps, per destination, what it has learnt from its own
   moves to the *slow* lane: its main slot is free at once and its destination is marked *slow*.
   Later sends to a slow destination start in the slow lane (``slow_lane_concurrency`` slots),
   never in the main one, so slow receivers can fill the slow lane but never the slots healthy
-  receivers need. A destination is fast again when a send to it is answered within the threshold.
+  receivers need. While the main lane is full, a send to a destination that has never answered
+  this worker moves after 0.1 s already (``worker.UNPROVEN_SLOW_AFTER``): a burst of events for
+  many new hung receivers holds the lane for a tenth of a second, not a second. A destination is
+  fast again when a send to it is answered within the threshold.
 - **Holding.** A delivery that cannot start now and would wait behind a slow destination (slow and
   at its limit, or the slow lane full) is *held*: handed back to the queue with a held lease
   (``lease_owner`` ``held:slow``) that runs out when the destination's sends in flight must have
@@ -80,6 +83,7 @@ class Destination:
     quarantines: int = 0  # consecutive quarantines (a failed probe doubles the next one)
     quarantined_until: float = 0.0  # monotonic; 0 when not quarantined
     probing: bool = False  # the one send allowed after a quarantine is in flight
+    answered: bool = False  # it has answered this worker at least once
     waiting: deque[Claimed] = field(default_factory=deque)
     held_notifications: set[int] = field(default_factory=set)  # whose deliveries this worker held
 
@@ -199,6 +203,7 @@ class DestinationGate:
         if answered is None:
             return False
         if answered:
+            destination.answered = True
             destination.failures = 0
             destination.quarantines = 0
             destination.quarantined_until = 0.0

@@ -54,6 +54,7 @@ from regnotify.metrics import (
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 600.0  # seconds between purges of the delivery log
+UNPROVEN_SLOW_AFTER = 0.1  # seconds a full main lane waits on a destination that never answered
 
 
 def worker_name() -> str:
@@ -280,14 +281,22 @@ class Worker:
             self._to_release.add(destination)
             self._keeper_wake.set()
 
-    def move_slow_sends(self) -> int:
-        """Move main-lane sends that have waited ``destination_slow_after`` to the slow lane."""
-        cutoff = asyncio.get_running_loop().time() - self.settings.destination_slow_after
+    def move_slow_sends(self, *, lane_full: bool = False) -> int:
+        """Move main-lane sends that have waited ``destination_slow_after`` to the slow lane; when
+        the main lane is full, also those waiting ``UNPROVEN_SLOW_AFTER`` on a destination that has
+        never answered this worker (a burst to new hung receivers must not hold the lane a second)."""
+        now = asyncio.get_running_loop().time()
+        cutoff = now - self.settings.destination_slow_after
+        unproven_cutoff = now - min(UNPROVEN_SLOW_AFTER, self.settings.destination_slow_after)
         moved: list[Send] = []
         for sending in self._main:  # oldest first
-            if sending.started > cutoff:
+            if sending.sent:  # a send whose outcome is being recorded has had its answer
+                continue
+            if sending.started <= cutoff:
+                moved.append(sending)
+            elif not lane_full or sending.started > unproven_cutoff:
                 break
-            if not sending.sent:  # a send whose outcome is being recorded has had its answer
+            elif sending.destination is not None and not sending.destination.answered:
                 moved.append(sending)
         for sending in moved:
             del self._main[sending]
@@ -426,8 +435,12 @@ class Worker:
                 self._slot_freed.clear()
                 free = self.free_slots()
                 if free < max(1, self.settings.worker_concurrency // 4):
-                    # claim in batches: wait until a quarter of the slots are free again
-                    await self._pause(stop, self.settings.poll_interval, on_notify=False)
+                    # claim in batches: wait until a quarter of the slots are free again, moving
+                    # sends that only wait on receivers never heard from out of the way meanwhile
+                    if not self.move_slow_sends(lane_full=True):
+                        await self._pause(
+                            stop, min(self.settings.poll_interval, UNPROVEN_SLOW_AFTER / 2), on_notify=False
+                        )
                     continue
                 await self.maybe_purge()
                 await self.maybe_scan_expiries()
