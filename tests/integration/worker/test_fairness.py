@@ -159,6 +159,42 @@ async def test_hung_receivers_do_not_delay_a_healthy_one(scene: Scene, healthy: 
     assert len(await rows(scene, Delivery)) == EVENTS * (HUNG + 1)  # nothing was lost
 
 
+async def test_a_full_lane_does_not_wait_long_on_receivers_that_never_answered(
+    scene: Scene, healthy: Healthy
+) -> None:
+    # The slow threshold is 20 s here: only the shorter leash for never-answered destinations (while
+    # the main lane is full) lets the healthy receiver's deliveries through within the wait below.
+    settings = scene.settings.model_copy(
+        update={
+            "worker_concurrency": 4,
+            "slow_lane_concurrency": 8,
+            "destination_slow_after": 20,
+            "http_total_timeout": 30,
+            "poll_interval": 0.05,
+        }
+    )
+    hung = [await HungReceiver().start() for _ in range(HUNG)]
+    for receiver in hung:
+        await scene.notification("webhook", {"url": receiver.url})
+    await scene.notification("webhook", {"url": healthy.url})
+    for index in range(EVENTS):
+        await scene.push(f"b{index}")
+
+    async def all_arrived() -> bool:
+        return len(healthy.arrivals) >= EVENTS
+
+    try:
+        async with running_worker(scene, settings) as worker:
+            await wait_until(all_arrived, seconds=10)
+            assert worker.gate.counts.moved_to_slow_lane >= 1
+            assert all(not d.answered for d in worker.gate.known() if d.name != healthy.url[7:].split("/")[0])
+            for receiver in hung:
+                await receiver.close()
+    finally:
+        for receiver in hung:
+            await receiver.close()
+
+
 async def test_an_unreachable_destination_is_quarantined_then_probed(scene: Scene) -> None:
     settings = scene.settings.model_copy(
         update={
