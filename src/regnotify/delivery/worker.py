@@ -305,9 +305,9 @@ class Worker:
             if sending.destination is not None:
                 if self.gate.moved_to_slow_lane(sending.destination):
                     log.info(
-                        "destination %s is slow (no answer within %gs); its sends use the slow lane",
+                        "destination %s is slow (no answer within %.1fs); its sends use the slow lane",
                         sending.destination.name,
-                        self.settings.destination_slow_after,
+                        now - sending.started,
                         extra={"destination": sending.destination.name},
                     )
                 self._pump(sending.destination)
