@@ -104,9 +104,10 @@ class RefRegexFilter(EventFilter):
         return matched
 
     def work(self, value: object, payload: Mapping[str, Any]) -> int:
-        """RE2 is linear, but a complex program on a long ref can still take milliseconds."""
+        """RE2 is linear, but its slowest programs (1,000 instructions) take up to ~20 µs a character
+        of ref: four steps a character keeps what runs on the loop under about 10 ms."""
         ref = field(payload, "trigger_metadata", "ref")
-        return 1 + (len(ref) // 8 if isinstance(ref, str) and isinstance(value, str) else 0)
+        return 1 + (4 * len(ref) if isinstance(ref, str) and isinstance(value, str) else 0)
 
 
 @functools.lru_cache(maxsize=UNRUNNABLE_WARNINGS)

@@ -4,11 +4,11 @@ Filters run in time linear in their input (``ref-regex`` on RE2, tag globs with 
 cannot backtrack), but a repository may hold ``MAX_NOTIFICATIONS_PER_REPOSITORY`` notifications
 with 50 globs each, and an event may carry 1,000 tags or a 4,096-character ref: linear can still
 mean a second. So the work is estimated first (``EventKind.match_work``: one step per glob and
-tag, a step per 8 characters of ref for a ``ref-regex``); up to ``INLINE_WORK`` steps (well under
-a millisecond) it is done on the loop, beyond that in a worker thread: RE2 releases the GIL while
-it matches, and Python's own work gives the loop the GIL back every switch interval (5 ms). The
-caller's transaction stays open meanwhile; the loop, and everything else in the process, does not
-wait for it.
+tag, four steps per character of ref for a ``ref-regex``). Up to ``INLINE_WORK`` steps (about a
+millisecond of globs, at most ~10 ms of the slowest RE2 programs) it is done on the loop; beyond
+that in a worker thread: RE2 releases the GIL while it matches, and Python's own work gives the
+loop the GIL back every switch interval (5 ms). The caller's transaction stays open meanwhile;
+the loop, and everything else in the process, does not wait for it.
 """
 
 from __future__ import annotations
