@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email
 import re
 import socket
@@ -29,15 +30,22 @@ class Inbox:
         return match.group(1)
 
 
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
+@contextlib.contextmanager
+def smtp_server(handler: Inbox) -> Iterator[int]:
+    """A real aiosmtpd server on a free port of 127.0.0.1 with ``handler``; yields its port."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield inbox, port
+        yield port
     finally:
         controller.stop()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    with smtp_server(inbox) as port:
+        yield inbox, port

@@ -11,13 +11,11 @@ when the test lets them (or, on code that regressed, by their own timeout, faili
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from regnotify.app import create_app
@@ -26,7 +24,7 @@ from regnotify.db import Database
 from regnotify.db.models import AuthorizedEmail, Notification, RepositoryPermission, User
 from regnotify.email_authorization import pending_by_code
 from regnotify.notifications import Resolver
-from tests.integration.conftest import Inbox
+from tests.integration.conftest import Inbox, smtp_server
 from tests.integration.slow_network import SilentSmtp, SlowResolver, first_done, silent_smtp_server
 
 from .conftest import World, fixed_resolver
@@ -164,15 +162,8 @@ class SwitchableInbox(Inbox):
 @pytest.fixture
 def switchable_smtp() -> Iterator[tuple[SwitchableInbox, int]]:
     inbox = SwitchableInbox()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with smtp_server(inbox) as port:
         yield inbox, port
-    finally:
-        controller.stop()
 
 
 async def test_a_failed_confirmation_mail_does_not_count_and_keeps_the_earlier_link(

@@ -22,8 +22,7 @@ from sqlalchemy import select
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, DeliveryAttempt
 from regnotify.delivery.destinations import HELD_QUARANTINED, HELD_SLOW
-from regnotify.delivery.senders import build_senders
-from regnotify.delivery.worker import Worker
+from regnotify.delivery.running import background_worker
 
 from .conftest import Scene
 
@@ -91,21 +90,6 @@ async def healthy() -> AsyncIterator[Healthy]:
     await runner.cleanup()
 
 
-@contextlib.asynccontextmanager
-async def running_worker(scene: Scene, settings: Settings) -> AsyncIterator[Worker]:
-    """A worker loop in the background; on exit it stops and lets its sends end."""
-    senders = build_senders(settings, scene.db)
-    worker = Worker(scene.db, settings, senders, scene.box, name="fair-worker")
-    stop = asyncio.Event()
-    task = asyncio.create_task(worker.run(stop))
-    try:
-        yield worker
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 40)
-        await senders.close()
-
-
 async def wait_until(condition: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not await condition():
@@ -118,43 +102,52 @@ async def rows(scene: Scene, column: Any) -> list[Any]:
         return list(await session.scalars(select(column)))
 
 
+def lanes(scene: Scene, **changes: float) -> Settings:
+    """Four main slots, hung sends timing out only after 30 s, and the given changes."""
+    values = {"worker_concurrency": 4, "http_total_timeout": 30, "poll_interval": 0.05, **changes}
+    return scene.settings.model_copy(update=values)
+
+
+@contextlib.asynccontextmanager
+async def hung_beside(scene: Scene, healthy: Healthy) -> AsyncIterator[tuple[list[HungReceiver], int]]:
+    """HUNG hung receivers and the healthy one, a notification each, EVENTS pushes; yields the hung
+    receivers and the healthy notification's id, and lets the hung connections go at the end."""
+    hung = [await HungReceiver().start() for _ in range(HUNG)]
+    try:
+        for receiver in hung:
+            await scene.notification("webhook", {"url": receiver.url})
+        healthy_notification = await scene.notification("webhook", {"url": healthy.url})
+        for index in range(EVENTS):
+            await scene.push(f"v{index}")
+        yield hung, healthy_notification.id
+    finally:
+        for receiver in hung:
+            await receiver.close()
+
+
 async def test_hung_receivers_do_not_delay_a_healthy_one(scene: Scene, healthy: Healthy) -> None:
     # Four main slots and six hung receivers: without lanes, the hung sends hold every slot until
     # their 30 s timeout and the healthy receiver waits behind them.
-    settings = scene.settings.model_copy(
-        update={
-            "worker_concurrency": 4,
-            "slow_lane_concurrency": 4,
-            "destination_slow_after": 0.2,
-            "http_total_timeout": 30,
-            "poll_interval": 0.05,
-        }
-    )
-    hung = [await HungReceiver().start() for _ in range(HUNG)]
-    for receiver in hung:
-        await scene.notification("webhook", {"url": receiver.url})
-    healthy_notification = await scene.notification("webhook", {"url": healthy.url})
-    for index in range(EVENTS):
-        await scene.push(f"v{index}")
+    settings = lanes(scene, slow_lane_concurrency=4, destination_slow_after=0.2)
 
     async def all_arrived() -> bool:
         return len(healthy.arrivals) >= EVENTS
 
-    try:
-        async with running_worker(scene, settings) as worker:
-            await wait_until(all_arrived)
-            attempts = await rows(scene, DeliveryAttempt)
-            deliveries = await rows(scene, Delivery)
-            # every healthy delivery went out while no hung send had ended (their timeout is 30 s)
-            healthy_ids = {d.id for d in deliveries if d.notification_id == healthy_notification.id}
-            assert {a.delivery_id for a in attempts} <= healthy_ids
-            assert sum(r.connections for r in hung) >= 1
-            assert worker.gate.counts.moved_to_slow_lane >= 1
-            assert worker.gate.counts.held[HELD_SLOW] >= 1  # hung sends beyond the lane waited, unsent
-            for receiver in hung:  # let the worker stop without waiting for its timeouts
-                await receiver.close()
-    finally:
-        for receiver in hung:
+    async with (
+        hung_beside(scene, healthy) as (hung, healthy_id),
+        background_worker(scene.db, settings, scene.box) as worker,
+    ):
+        await wait_until(all_arrived)
+        attempts = await rows(scene, DeliveryAttempt)
+        deliveries = await rows(scene, Delivery)
+        # every healthy delivery went out while no hung send had ended (their timeout is 30 s)
+        assert {a.delivery_id for a in attempts} <= {
+            d.id for d in deliveries if d.notification_id == healthy_id
+        }
+        assert sum(r.connections for r in hung) >= 1
+        assert worker.gate.counts.moved_to_slow_lane >= 1
+        assert worker.gate.counts.held[HELD_SLOW] >= 1  # hung sends beyond the lane waited, unsent
+        for receiver in hung:  # let the worker stop without waiting for its timeouts
             await receiver.close()
     assert len(await rows(scene, Delivery)) == EVENTS * (HUNG + 1)  # nothing was lost
 
@@ -164,33 +157,19 @@ async def test_a_full_lane_does_not_wait_long_on_receivers_that_never_answered(
 ) -> None:
     # The slow threshold is 20 s here: only the shorter leash for never-answered destinations (while
     # the main lane is full) lets the healthy receiver's deliveries through within the wait below.
-    settings = scene.settings.model_copy(
-        update={
-            "worker_concurrency": 4,
-            "slow_lane_concurrency": 8,
-            "destination_slow_after": 20,
-            "http_total_timeout": 30,
-            "poll_interval": 0.05,
-        }
-    )
-    hung = [await HungReceiver().start() for _ in range(HUNG)]
-    for receiver in hung:
-        await scene.notification("webhook", {"url": receiver.url})
-    await scene.notification("webhook", {"url": healthy.url})
-    for index in range(EVENTS):
-        await scene.push(f"b{index}")
+    settings = lanes(scene, slow_lane_concurrency=8, destination_slow_after=20)
 
     async def all_arrived() -> bool:
         return len(healthy.arrivals) >= EVENTS
 
-    try:
-        async with running_worker(scene, settings) as worker:
-            await wait_until(all_arrived, seconds=10)
-            assert worker.gate.counts.moved_to_slow_lane >= 1
-            assert all(not d.answered for d in worker.gate.known() if d.name != healthy.url[7:].split("/")[0])
-            for receiver in hung:
-                await receiver.close()
-    finally:
+    async with (
+        hung_beside(scene, healthy) as (hung, _),
+        background_worker(scene.db, settings, scene.box) as worker,
+    ):
+        await wait_until(all_arrived, seconds=10)
+        assert worker.gate.counts.moved_to_slow_lane >= 1
+        hung_names = {f"127.0.0.1:{r.port}" for r in hung}
+        assert not any(d.answered for d in worker.gate.known() if d.name in hung_names)
         for receiver in hung:
             await receiver.close()
 
@@ -233,7 +212,7 @@ async def test_an_unreachable_destination_is_quarantined_then_probed(scene: Scen
     runner = web.AppRunner(app)
     await runner.setup()
     try:
-        async with running_worker(scene, settings) as worker:
+        async with background_worker(scene.db, settings, scene.box) as worker:
             await wait_until(quarantined)
             # the threshold's failed attempts, then holds: no attempt while quarantined
             assert len(await rows(scene, DeliveryAttempt)) == settings.destination_failure_threshold
