@@ -17,15 +17,20 @@ from tests.integration.web.conftest import PageClient
 NEW = "/repository/acme/app/notification/new"
 
 
-async def failed_test_delivery(pages: PageClient, database: Database) -> tuple[str, str]:
-    """A webhook notification whose test delivery was tried once and answered 500."""
+async def webhook_with_test(pages: PageClient, title: str) -> tuple[str, str]:
+    """A webhook notification made on the form, and the id of its queued test delivery."""
     await pages.get(NEW)
     fields = {"event": "repo_push", "method": "webhook", "webhook_url": "https://receiver.example.com/h"}
-    await pages.post(NEW, {**fields, "title": "Tell CI"})
+    await pages.post(NEW, {**fields, "title": title})
     table = await pages.get("/repository/acme/app?tab=settings")
     (uuid,) = re.findall(r'data-notification="([^"]+)"', table.text)
     tested = await pages.post(f"/repository/acme/app/notification/{uuid}/test")
-    delivery = tested.headers["location"].split("tested=", 1)[1]
+    return uuid, tested.headers["location"].split("tested=", 1)[1]
+
+
+async def failed_test_delivery(pages: PageClient, database: Database) -> tuple[str, str]:
+    """A webhook notification whose test delivery was tried once and answered 500."""
+    uuid, delivery = await webhook_with_test(pages, "Tell CI")
     await answer_500_once(
         database, excerpt="<b>boom</b>", request={"method": "POST", "url": "https://receiver.example.com/…"}
     )
@@ -84,13 +89,7 @@ async def test_history_shows_deliveries_held_for_a_quarantined_destination(
     pages: PageClient, database: Database
 ) -> None:
     await pages.sign_in("admin")
-    await pages.get(NEW)
-    fields = {"event": "repo_push", "method": "webhook", "webhook_url": "https://receiver.example.com/h"}
-    await pages.post(NEW, {**fields, "title": "Held"})
-    table = await pages.get("/repository/acme/app?tab=settings")
-    (uuid,) = re.findall(r'data-notification="([^"]+)"', table.text)
-    tested = await pages.post(f"/repository/acme/app/notification/{uuid}/test")
-    delivery = tested.headers["location"].split("tested=", 1)[1]
+    uuid, delivery = await webhook_with_test(pages, "Held")
     history_url = f"/repository/acme/app/notification/{uuid}/history"
     assert "data-held" not in (await pages.get(history_url)).text
 
