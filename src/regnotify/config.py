@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -66,6 +67,12 @@ class Settings(BaseSettings):
         default=600,
         ge=0,
         description="The same tag → digest reported again within this many seconds notifies once.",
+    )
+    updated_tags_format: Literal["map", "list"] = Field(
+        default="map",
+        description="Shape of repo_push's `updated_tags` in payloads built from now on: `map` "
+        "(documented: tag → manifest digest) or `list` (tag names, as Quay's servers send them). "
+        "Stored events keep the shape they were stored with.",
     )
 
     # -- delivery (the worker) ----------------------------------------------------------------

@@ -35,7 +35,8 @@ async def queue_test_delivery(
     settings: Settings,
     performer: str,
 ) -> Delivery:
-    """Record a test event carrying the kind's sample payload; its one delivery goes to ``notification``.
+    """Record a test event carrying the kind's sample payload (made for the notification's event
+    config, as Quay's ``get_sample_data``); its one delivery goes to ``notification``.
 
     Raises ``TestRateLimited`` past the per-minute limit. Logged as a change by ``performer``."""
     wait = await test_call_wait(session, notification, settings.test_calls_per_minute)
@@ -46,7 +47,7 @@ async def queue_test_delivery(
         session,
         repository,
         kind,
-        kind.sample_payload(repository_ref(repository, settings)),
+        kind.sample_payload(repository_ref(repository, settings), notification.event_config),
         source=f"test:{performer}",
         test_for=notification,
     )

@@ -42,15 +42,33 @@ class EventConfigError(EventError):
     """An event config (filter) that cannot be stored."""
 
 
+UpdatedTagsFormat = Literal["map", "list"]
+
+
+@dataclass(frozen=True)
+class PayloadStyle:
+    """How payloads are shaped where Quay's running servers differ from its documentation.
+
+    ``updated_tags``: ``map`` (documented: tag -> manifest digest) or ``list`` (what Quay sends:
+    the tag names). Chosen by the operator (``REGNOTIFY_UPDATED_TAGS_FORMAT``) and applied when a
+    payload is built, so the stored event and everything made from it agree."""
+
+    updated_tags: UpdatedTagsFormat = "map"
+
+
+DEFAULT_STYLE = PayloadStyle()
+
+
 @dataclass(frozen=True)
 class RepositoryRef:
-    """The repository an event happens in, and where it can be seen."""
+    """The repository an event happens in, where it can be seen, and how its payloads are shaped."""
 
     namespace: str
     name: str
     registry_host: str
     base_url: str
     visibility: str = "private"
+    style: PayloadStyle = DEFAULT_STYLE
 
     @property
     def full_name(self) -> str:
@@ -157,11 +175,25 @@ class EventKind:
                 f"allowed: {', '.join(self.fields)}"
             )
         fields = dump_model(validate_model(self.model, own, PayloadError))
-        return {**self.envelope(repo, fields), **fields}
+        return {**self.envelope(repo, fields), **self.styled(fields, repo.style)}
 
-    def sample_payload(self, repo: RepositoryRef) -> dict[str, Any]:
-        """Sample data for the test button: the repository's envelope plus this kind's sample fields."""
-        return {**self.sample_envelope(repo), **copy.deepcopy(self.sample_data)}
+    def sample_fields(self, event_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """This kind's sample fields (a fresh copy) for a notification with this event config;
+        kinds whose sample depends on the config (Quay's ``get_sample_data``) override this."""
+        return copy.deepcopy(self.sample_data)
+
+    def sample_payload(
+        self, repo: RepositoryRef, event_config: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Sample data for the test button: the repository's envelope plus this kind's sample fields
+        (``event_config``: the notification's stored filter, which some kinds' samples use)."""
+        fields = self.sample_fields(event_config if isinstance(event_config, Mapping) else None)
+        return {**self.sample_envelope(repo), **self.styled(fields, repo.style)}
+
+    def styled(self, fields: dict[str, Any], style: PayloadStyle) -> dict[str, Any]:
+        """The kind's validated own fields in the operator's payload style (``PayloadStyle``);
+        both real and sample payloads go through here. Default: unchanged."""
+        return fields
 
     # -- rendering ----------------------------------------------------------------------------
 

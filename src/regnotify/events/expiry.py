@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from regnotify.events.base import EventKind, Level
 from regnotify.events.common import MAX_ITEMS, EventData, NonEmptyText
-from regnotify.events.filters import ExpiryDaysFilter
+from regnotify.events.filters import ExpiryDaysFilter, days_value
 from regnotify.events.reading import repository, strings, tag_list, text
 from regnotify.events.rendering import render_html
 
@@ -48,6 +48,14 @@ class ImageExpiry(EventKind):
     model = ImageExpiryData
     filters = (ExpiryDaysFilter(),)
     sample_data: ClassVar[dict[str, Any]] = {"tags": ["latest", "v1"], "expiring_in": "1 days"}
+
+    def sample_fields(self, event_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """As Quay's ``get_sample_data``: expiring in the notification's ``days`` ("N days")."""
+        fields = super().sample_fields(event_config)
+        days = days_value(event_config.get("days")) if event_config is not None else None
+        if days is not None:
+            fields["expiring_in"] = f"{days} days"
+        return fields
 
     def level(self, payload: Mapping[str, Any]) -> Level:
         return "info"

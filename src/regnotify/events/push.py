@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import Field
 
-from regnotify.events.base import EventKind, Level
+from regnotify.events.base import EventKind, Level, PayloadStyle
 from regnotify.events.common import MAX_ITEMS, EventData, NonEmptyText, TagName
 from regnotify.events.filters import TagPatternsFilter
 from regnotify.events.reading import field, repository, strings, text
@@ -23,7 +23,8 @@ tag{{ "s" if tag_names | length != 1 }} pushed: {{ tags(tag_names) }}.</p>
 
 
 class RepoPushData(EventData):
-    """The tags that now point at new manifests: tag name -> manifest digest."""
+    """The tags that now point at new manifests: tag name -> manifest digest (the input shape,
+    whatever the payload style; see ``RepoPush.styled``)."""
 
     updated_tags: Annotated[dict[TagName, NonEmptyText], Field(min_length=1, max_length=MAX_ITEMS)]
 
@@ -37,6 +38,14 @@ class RepoPush(EventKind):
     sample_data: ClassVar[dict[str, Any]] = {
         "updated_tags": {"latest": "b750fe79269d2ec9a3c593ef05b4332b1d1a02a62b4accb2c21d589ff2f5f2dc"}
     }
+
+    def styled(self, fields: dict[str, Any], style: PayloadStyle) -> dict[str, Any]:
+        """``updated_tags`` as the list of its tag names (in the order given) when the style says
+        ``list``, as Quay's servers send it; else the documented map of tag -> digest."""
+        updated = fields.get("updated_tags")
+        if style.updated_tags == "list" and isinstance(updated, Mapping):
+            return {**fields, "updated_tags": list(updated)}
+        return fields
 
     def level(self, payload: Mapping[str, Any]) -> Level:
         return "primary"
@@ -54,7 +63,7 @@ class RepoPush(EventKind):
 
     def text_message(self, payload: Mapping[str, Any]) -> str:
         lines = [f"Repository {repository(payload)} was updated.", "Tags pushed:"]
-        updated = field(payload, "updated_tags")
+        updated = field(payload, "updated_tags")  # a list (the list style) names no digests
         tags = strings(payload, "updated_tags")
         for tag in tags[:MAX_LISTED]:
             digest = text(updated, tag)

@@ -21,6 +21,7 @@ from regnotify.db.types import utcnow
 from regnotify.db.upsert import dialect_of, insert_unless_present
 from regnotify.delivery.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
+from regnotify.events.base import PayloadStyle
 from regnotify.ingest.matching import matching_notifications
 from regnotify.metrics import count_recorded_event
 
@@ -49,13 +50,15 @@ def repository_ref(
     repository: Repository, settings: Settings, *, registry_host: str | None = None
 ) -> RepositoryRef:
     """Where the repository is pulled from and seen: the configured registry host, else the one
-    the event came through (``registry_host``), else Distribution's default."""
+    the event came through (``registry_host``), else Distribution's default; and the payload style
+    the operator chose (``updated_tags_format``)."""
     return RepositoryRef(
         namespace=repository.namespace,
         name=repository.name,
         registry_host=settings.registry_host or registry_host or DEFAULT_REGISTRY_HOST,
         base_url=settings.base_url,
         visibility=repository.visibility,
+        style=PayloadStyle(updated_tags=settings.updated_tags_format),
     )
 
 

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from standardwebhooks.webhooks import Webhook
 
 from regnotify.events import EVENT_KINDS, EventKind, RepositoryRef, UnknownEventError, get_event_kind
+from regnotify.events.base import PayloadStyle
 from regnotify.methods.base import MASK, MethodConfigError, NotificationMethod, ValidationContext, type_name
 from regnotify.methods.http_send import encode_json, post_json, request_summary
 from regnotify.methods.sending import Outgoing, Senders, SendResult
@@ -148,6 +149,7 @@ async def _check_template_work(template: str, ctx: ValidationContext) -> None:
         name=name,
         registry_host=settings.registry_host or SAMPLE_REGISTRY_HOST,
         base_url=settings.base_url,
+        style=PayloadStyle(updated_tags=settings.updated_tags_format),
     )
     for kind in _sample_kinds(ctx):
         try:
