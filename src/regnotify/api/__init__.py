@@ -6,13 +6,17 @@ from regnotify.api import (
     authorized_emails,
     builds,
     deliveries,
+    entities,
     events,
     inbox,
     mirror,
     notification_changes,
     notifications,
+    organizations,
     registry,
+    repositories,
     tags,
+    users,
     vulnerabilities,
 )
 from regnotify.api.body_limit import BodyLimitMiddleware
@@ -33,5 +37,10 @@ router.include_router(inbox.router)
 router.include_router(mirror.router)
 router.include_router(tags.router)
 router.include_router(vulnerabilities.router)
+router.include_router(users.router)
+router.include_router(organizations.router)
+router.include_router(entities.router)
+# Last: GET /repository/{repository:path} matches every path under /repository/.
+router.include_router(repositories.router)
 
 __all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]
