@@ -236,9 +236,17 @@ async def delete_notification(session: AsyncSession, notification: Notification,
 async def reset_failures(session: AsyncSession, notification: Notification, performer: str | None) -> None:
     """Quay's reset call: clear the failure count and enable the notification again.
 
-    Deliveries held while it was disabled become due at once. Logged as a change by ``performer``
-    (None: not logged, for internal callers).
+    Quay's reset only sets ``number_of_failures`` to 0: on an enabled notification, a retry waiting
+    out its backoff keeps waiting. Only when the notification was disabled do the deliveries held
+    meanwhile become due at once. Logged as a change by ``performer`` (None: not logged, for
+    internal callers), and only when something changed: resetting again changes nothing.
     """
+    # the row as it is now, locked (PostgreSQL) so that a worker disabling it or counting a failure
+    # meanwhile waits for this transaction; SQLite's single writer already serialises them
+    await session.refresh(notification, with_for_update=True)
+    was_enabled = notification.enabled
+    if was_enabled and notification.number_of_failures == 0:
+        return
     if performer is not None:
         record_change(
             session,
@@ -246,12 +254,14 @@ async def reset_failures(session: AsyncSession, notification: Notification, perf
             notification,
             REENABLED,
             performer,
-            was_enabled=notification.enabled,
+            was_enabled=was_enabled,
             number_of_failures=notification.number_of_failures,
         )
     notification.number_of_failures = 0
     notification.enabled = True
     notification.disabled_at = None
+    if was_enabled:
+        return
     held = await session.execute(
         update(Delivery)
         .where(Delivery.notification_id == notification.id, Delivery.state == "pending")

@@ -7,14 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.db.models import InboxItem, Organization, Repository, User
+from regnotify.db.models import InboxItem, Organization, User
 
 router = APIRouter(tags=["inbox"])
 ServicesDep = Annotated[Services, Depends(services)]
+FIRST_PAGE = "Quay's paging (peewee's): 0, the default, and 1 are both the first page"
 
 
 class DismissBody(BaseModel):
@@ -42,18 +44,27 @@ def item_view(item: InboxItem, organization: str | None) -> dict[str, Any]:
 
 
 def _with_organization():  # type: ignore[no-untyped-def]
-    return (
-        select(InboxItem, Organization.name)
-        .outerjoin(Repository, Repository.id == InboxItem.repository_id)
-        .outerjoin(Organization, Organization.id == Repository.organization_id)
+    """Each notice with its organization's name: set (as in Quay) only for organization targets."""
+    return select(InboxItem, Organization.name).outerjoin(
+        Organization, Organization.id == InboxItem.organization_id
     )
+
+
+async def _own(session: AsyncSession, user: User, uuid: str) -> tuple[InboxItem, str | None]:
+    """The user's notice ``uuid`` with its organization; 404 when it is not theirs (or no notice)."""
+    query = _with_organization().where(InboxItem.uuid == uuid, InboxItem.user_id == user.id)
+    row = (await session.execute(query)).first()
+    if row is None:
+        raise ApiError(404, f"no notice {uuid} for you")
+    item, organization = row
+    return item, organization
 
 
 @router.get("/user/notifications")
 async def list_notices(
     principal: CurrentPrincipal,
     svc: ServicesDep,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page: Annotated[int, Query(ge=0, le=10_000, description=FIRST_PAGE)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
     dismissed: bool = False,
 ) -> dict[str, Any]:
@@ -66,7 +77,7 @@ async def list_notices(
         rows = (
             await session.execute(
                 query.order_by(InboxItem.created_at.desc(), InboxItem.id.desc())
-                .offset((page - 1) * limit)
+                .offset((max(page, 1) - 1) * limit)
                 .limit(limit + 1)
             )
         ).all()
@@ -76,6 +87,15 @@ async def list_notices(
         }
 
 
+@router.get("/user/notifications/{uuid}")
+async def get_notice(uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, Any]:
+    """One of your notices (Quay's getUserNotification); anyone else's is a 404."""
+    user = _user(principal)
+    async with svc.db.read() as session:
+        item, organization = await _own(session, user, uuid)
+        return item_view(item, organization)
+
+
 @router.put("/user/notifications/{uuid}")
 async def dismiss(
     uuid: str, body: DismissBody, principal: CurrentPrincipal, svc: ServicesDep
@@ -83,13 +103,6 @@ async def dismiss(
     """Dismiss (or restore) one of your notices; each user dismisses their own."""
     user = _user(principal)
     async with svc.db.write() as session:
-        row = (
-            await session.execute(
-                _with_organization().where(InboxItem.uuid == uuid, InboxItem.user_id == user.id)
-            )
-        ).first()
-        if row is None:
-            raise ApiError(404, f"no notice {uuid} for you")
-        item, organization = row
+        item, organization = await _own(session, user, uuid)
         item.dismissed = body.dismissed
         return item_view(item, organization)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
@@ -10,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
-from regnotify.api.errors import ApiError
+from regnotify.api.errors import TOO_DEEP, ApiError
 from regnotify.notification_testing import TestRateLimited, queue_test_delivery
 from regnotify.notifications import (
     NotificationError,
@@ -30,15 +31,46 @@ BASE = "/repository/{repository:path}/notification"
 
 
 class NotificationCreate(BaseModel):
-    """Quay's create body. ``config`` and ``eventConfig`` are checked against the method and event."""
+    """Quay's create body. ``config`` and ``eventConfig`` are checked against the method and event.
 
-    model_config = ConfigDict(extra="forbid")
+    As in Quay, top-level keys other than these are ignored. Quay's own automation sends the event
+    filter twice, as ``eventConfig`` and as ``event_config``: ``event_config`` is used when
+    ``eventConfig`` is absent, and when both are sent they must be the same."""
+
+    model_config = ConfigDict(extra="ignore")
 
     event: str = Field(description="Event kind, e.g. repo_push", max_length=64)
     method: str = Field(description="Method, e.g. webhook", max_length=64)
     config: dict[str, Any] = Field(description="The method's configuration")
     eventConfig: dict[str, Any] = Field(default_factory=dict, description="The event's filter")
+    event_config: dict[str, Any] | None = Field(
+        default=None,
+        description="The event's filter under the name Quay's automation also sends; used when "
+        "eventConfig is absent, and must equal eventConfig when both are sent",
+    )
     title: str | None = Field(default=None, max_length=255)
+
+    def event_filter(self) -> dict[str, Any]:
+        """The event's filter from ``eventConfig`` or ``event_config``; ApiError (400) when they differ."""
+        if self.event_config is None:
+            return self.eventConfig
+        if "eventConfig" not in self.model_fields_set:
+            return self.event_config
+        if _canonical(self.eventConfig) != _canonical(self.event_config):
+            raise ApiError(
+                400,
+                "eventConfig and event_config differ: send the event's filter once, as eventConfig "
+                "(or send both with the same content)",
+            )
+        return self.eventConfig
+
+
+def _canonical(document: dict[str, Any]) -> str:
+    """A JSON document as text that tells 1, 1.0 and true apart, whatever the order of its keys."""
+    try:
+        return json.dumps(document, sort_keys=True, ensure_ascii=True)
+    except RecursionError:
+        raise ApiError(400, TOO_DEEP) from None
 
 
 class NotificationView(BaseModel):
@@ -76,6 +108,9 @@ async def create(
     """Validate in a read phase (the SSRF check resolves the host: no write waits on it), then store
     in a short write that checks the caller's role and the repository's cap again.
 
+    As in Quay, unknown top-level keys are ignored; the event's filter may come as ``eventConfig``
+    or, as Quay's automation also sends it, ``event_config`` (the same content when both are sent).
+
     400 when the repository already has ``max_notifications_per_repository`` notifications."""
     async with svc.db.read() as session:
         repo = await repository_for(session, principal, repository, Role.ADMIN)
@@ -90,7 +125,7 @@ async def create(
             event=body.event,
             method=body.method,
             config=body.config,
-            event_config=body.eventConfig,
+            event_config=body.event_filter(),
             title=body.title,
             settings=svc.settings,
             resolver=svc.resolver,

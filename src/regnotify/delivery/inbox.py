@@ -3,6 +3,9 @@
 A user target gets one notice, a team target one per member who can read the repository, an
 organization target one per organization admin. One notice per (delivery, user), so a retried
 delivery never shows twice. Nobody who cannot read the repository is ever told about it.
+
+As in Quay, a notice names an organization only when its target was one (kind ``org``): user and
+team targets, and regnotify's own notices, have none.
 """
 
 from __future__ import annotations
@@ -63,8 +66,11 @@ async def add_notices(
     metadata: dict[str, Any],
     repository_id: int | None,
     delivery_id: int | None,
+    organization_id: int | None = None,
 ) -> int:
-    """Insert one notice per user, skipping users who already have one for this delivery."""
+    """Insert one notice per user, skipping users who already have one for this delivery.
+
+    ``organization_id`` is the notice's organization (Quay's): only for an organization target."""
     if not users:
         return 0
     rows = [
@@ -73,6 +79,7 @@ async def add_notices(
             "user_id": user.id,
             "repository_id": repository_id,
             "delivery_id": delivery_id,
+            "organization_id": organization_id,
             "kind": kind,
             "metadata": metadata,
             "dismissed": False,
@@ -114,5 +121,8 @@ class DatabaseInbox:
                 metadata=metadata,
                 repository_id=repository.id,
                 delivery_id=delivery_id,
+                # target_users reaches an org target's admins only when it is the repository's
+                # organization, so that is the organization the notices name
+                organization_id=repository.organization_id if target_kind == "org" else None,
             )
             return len(users)

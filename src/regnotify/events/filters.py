@@ -1,7 +1,8 @@
 """Event-config filters: the keys a notification's eventConfig may hold, as Quay's plus ``tag-patterns``.
 
 - ``ref-regex`` (build events): fire only for builds whose git ref ``re.match``-es the regex.
-- ``level`` (vulnerability_found): fire only for vulnerabilities at least this severe.
+- ``level`` (vulnerability_found): fire only for vulnerabilities at least this severe, or always
+  when ``vulnerable_index_report_created`` is set (true, or the string "true" as Quay sends it).
 - ``days`` (repo_image_expiry, required): fire for tags expiring within this many days.
 - ``tag-patterns`` (repo_push, vulnerability_found): fire only when a tag matches one of these globs.
 
@@ -136,6 +137,12 @@ def level_index(value: object) -> int | None:
     return None
 
 
+def index_report_created(value: object) -> bool:
+    """Whether ``vulnerable_index_report_created`` is set: True, or the string "true" in any case as
+    Quay's security worker sends it. False, "false" and anything else are not set."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
 class VulnerabilityLevelFilter(EventFilter):
     """``level``: fire for vulnerabilities whose priority index is at most this one (0 = Critical)."""
 
@@ -152,7 +159,7 @@ class VulnerabilityLevelFilter(EventFilter):
         return index
 
     def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
-        if payload.get("vulnerable_index_report_created"):
+        if index_report_created(payload.get("vulnerable_index_report_created")):
             return True
         threshold = level_index(value)
         actual = priority_index(field(payload, "vulnerability", "priority"))

@@ -96,7 +96,7 @@ async def record_finding_at(
     kind = get_event_kind("vulnerability_found")
     data: dict[str, Any] = {"tags": target.tags, "vulnerability": vulnerability}
     if vulnerable_index_report_created:
-        data["vulnerable_index_report_created"] = True
+        data["vulnerable_index_report_created"] = "true"  # a string, as Quay's security worker sends it
     payload = kind.build_payload(repository_ref(repository, settings), data)  # PayloadError if invalid
     vulnerability_id = payload["vulnerability"]["id"]
     if len(vulnerability_id) > MAX_KEY or "\x00" in vulnerability_id:

@@ -287,5 +287,7 @@ async def test_out_of_range_integers_in_queries_are_400(
     client: httpx.AsyncClient, world: World, path: str, parameter: str, who: str
 ) -> None:
     for value in ("9223372036854775808", "-9223372036854775809", "1" + "0" * 400, "0", "-1", "1e3", "0x10"):
+        if (path, parameter, value) == ("/api/v1/user/notifications", "page", "0"):
+            continue  # Quay's inbox paging: page 0 is the first page (test_quay_differences.py)
         response = await client.get(path, params={parameter: value}, headers=world.headers(who))
         assert_quay_error(response, 400, parameter)

@@ -109,6 +109,7 @@ async def test_inbox_lists_and_dismisses_own_notices(
                 metadata={"repository": "acme/app", "n": index},
                 repository_id=repo.id,
                 delivery_id=None,
+                organization_id=repo.organization_id,  # as for an org target
             )
     first = await client.get("/api/v1/user/notifications", headers=world.headers("reader"))
     assert first.status_code == 200

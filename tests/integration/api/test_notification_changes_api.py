@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from regnotify.config import Settings
 from regnotify.db import Database
-from regnotify.db.models import Delivery
+from regnotify.db.models import Delivery, Notification
 from regnotify.db.types import utcnow
 
 from .conftest import World
@@ -25,11 +25,15 @@ async def new_notification(client: httpx.AsyncClient, world: World, title: str) 
     return str(response.json()["uuid"])
 
 
-async def test_changes_are_logged_with_who_and_when(client: httpx.AsyncClient, world: World) -> None:
+async def test_changes_are_logged_with_who_and_when(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
     kept = await new_notification(client, world, "keep")
     dropped = await new_notification(client, world, "drop")
     admin = world.headers("admin")
-    assert (await client.post(BASE + kept, headers=admin)).status_code == 204  # re-enable
+    async with database.write() as session:  # a reset that changes nothing is not logged
+        await session.execute(update(Notification).values(number_of_failures=2))
+    assert (await client.post(BASE + kept, headers=admin)).status_code == 204  # reset
     assert (await client.post(BASE + kept + "/test", headers=world.headers("org_admin"))).status_code == 200
     assert (await client.delete(BASE + dropped, headers=admin)).status_code == 204
 

@@ -341,11 +341,6 @@ async def test_test_call_queues_sample_for_that_notification_alone(
             400,
             "title",
         ),
-        (
-            {"event": "repo_push", "method": "email", "config": {"email": "a@example.com"}, "surprise": 1},
-            400,
-            "surprise",
-        ),
     ],
 )
 async def test_invalid_requests_are_400_and_not_stored(

@@ -28,6 +28,7 @@ class Route:
     allowed: frozenset[str]
     success: int
     body: dict | None = None  # type: ignore[type-arg]
+    refused: int = 403  # what signed-in users outside ``allowed`` get
 
 
 ROUTES = [
@@ -94,7 +95,17 @@ ROUTES = [
     Route("POST", "/api/v1/registry/events", frozenset({"service"}), 200, {"events": []}),
     Route("GET", "/api/v1/registry/rejections", frozenset({"superuser"}), 200),
     Route("GET", "/api/v1/user/notifications", frozenset(USERS), 200),
+    Route("GET", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404),
     Route("PUT", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404, {"dismissed": True}),
+    Route("GET", "/api/v1/user/", frozenset(USERS), 200),
+    Route("GET", "/api/v1/user/robots/builder", frozenset(USERS), 404),
+    # Outsiders are told the organization does not exist; readers of its repositories see it.
+    Route("GET", "/api/v1/organization/acme", frozenset(USERS - {"noaccess"}), 200, refused=404),
+    Route("GET", "/api/v1/organization/acme/robots/builder", frozenset(USERS), 404),
+    Route("GET", REPO, frozenset(READERS), 200),
+    Route(
+        "GET", "/api/v1/entities/a?namespace=acme&includeTeams=true&includeOrgs=true", frozenset(USERS), 200
+    ),
 ]
 
 
@@ -103,9 +114,9 @@ def expected_status(route: Route, who: str) -> int:
         return route.success
     if who in ("anonymous", "revoked"):
         return 401
-    if who == "service" and route.path.startswith("/api/v1/user/"):
+    if who == "service":
         return 403
-    return 403
+    return route.refused
 
 
 @pytest.mark.parametrize("who", PRINCIPALS)

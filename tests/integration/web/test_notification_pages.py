@@ -208,6 +208,8 @@ async def test_page_actions_are_audited_and_tests_rate_limited(
         assert (await pages.post(f"/repository/acme/app/notification/{uuid}/test")).status_code == 303
     limited = await pages.post(f"/repository/acme/app/notification/{uuid}/test")
     assert limited.status_code == 429 and "tested 10 times in the last minute" in limited.text
+    async with database.write() as session:  # the Enable button is for a disabled notification
+        await session.execute(update(Notification).values(enabled=False, number_of_failures=3))
     await pages.post(f"/repository/acme/app/notification/{uuid}/enable")
     await pages.post(f"/repository/acme/app/notification/{uuid}/delete")
     async with database.read() as session:

@@ -280,6 +280,25 @@ def test_level_edge_cases() -> None:
     assert kind.matches({"level": "nonsense"}, vuln_payload("Critical")) is False
 
 
+@pytest.mark.parametrize(
+    ("flag", "fires"),
+    [
+        (True, True),
+        ("true", True),
+        ("TRUE", True),
+        ("True", True),
+        (False, False),
+        ("false", False),
+        ("FALSE", False),
+        (None, False),
+    ],
+)
+def test_level_reads_the_index_report_flag_as_quay_sends_it(flag: Any, fires: bool) -> None:
+    """Quay's security worker sends the flag as the string "true"; "false" must not count as set."""
+    kind = get_event_kind("vulnerability_found")
+    assert kind.matches({"level": 0}, vuln_payload("Low", vulnerable_index_report_created=flag)) is fires
+
+
 # -- tag-patterns --------------------------------------------------------------------------------
 
 

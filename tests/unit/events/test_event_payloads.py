@@ -290,6 +290,21 @@ def test_vulnerability_index_report_flag_is_kept_last() -> None:
     assert list(payload)[5:] == ["tags", "vulnerability", "vulnerable_index_report_created"]
 
 
+@pytest.mark.parametrize("flag", ["true", "TRUE", "false", "False", True, False])
+def test_vulnerability_index_report_flag_is_kept_as_sent(flag: object) -> None:
+    """Quay's security worker sends the string "true"; receivers get what Quay sends."""
+    payload = build("vulnerability_found", vuln(vulnerable_index_report_created=flag))
+    assert payload["vulnerable_index_report_created"] == flag
+    assert type(payload["vulnerable_index_report_created"]) is type(flag)
+
+
+@pytest.mark.parametrize("flag", ["yes", "1", "", " true", 1, 0, 1.0, [], {}])
+def test_vulnerability_index_report_flag_refuses_other_values(flag: object) -> None:
+    message = payload_error("vulnerability_found", vuln(vulnerable_index_report_created=flag))
+    assert message.startswith("vulnerable_index_report_created: "), message
+    assert '"true" or "false"' in message, message
+
+
 # -- mirror and expiry -----------------------------------------------------------------------------
 
 

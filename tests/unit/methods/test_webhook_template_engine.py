@@ -74,12 +74,12 @@ def test_single_wildcard_match_is_the_value_not_a_list() -> None:  # as Quay: on
         ("${namespace}/${repository}", "acme/acme/app"),
         ("count=${pushed_image_count}", "count=2"),
         ("public=${public}", "public=false"),
-        ("tags: ${updated_tags[*]}", "tags: latest, v1"),
+        ("tags: ${updated_tags[*]}", "tags: latest,v1"),
         ("list: ${updated_tags}", 'list: ["latest", "v1"]'),
         ("meta: ${trigger_metadata}", 'meta: {"commit": "abc123", "ref": "refs/heads/main"}'),
         ("gone: ${missing}", "gone: (none)"),
         ("null: ${nothing}", "null: (none)"),
-        ("sizes ${images[*].size}!", "sizes 10, 20!"),
+        ("sizes ${images[*].size}!", "sizes 10,20!"),
         ("no expressions here", "no expressions here"),
         ("a $ sign and {braces}", "a $ sign and {braces}"),
         ("", ""),
@@ -87,6 +87,13 @@ def test_single_wildcard_match_is_the_value_not_a_list() -> None:  # as Quay: on
 )
 def test_expressions_inside_text(text: str, rendered: str) -> None:
     assert render_template(json.dumps([text]), PAYLOAD) == [rendered]
+
+
+def test_several_matches_in_text_join_with_a_bare_comma_like_quay() -> None:
+    """Quay's util/jsontemplate.py joins several matches of an inline expression with "," (no space)."""
+    payload = {"tags": ["latest", "v1", "v2"], "o": {"a": 1, "b": "x"}}
+    assert render_template('"tags: ${tags[*]}"', payload) == "tags: latest,v1,v2"
+    assert render_template('{"k ${o.*}": "${o.*}"}', payload) == {"k 1,x": [1, "x"]}
 
 
 def test_keys_are_rendered_as_text() -> None:
