@@ -25,8 +25,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def environment(tmp_path: Path, database: Database) -> dict[str, str]:
+def make_environment(tmp_path: Path, database: Database) -> dict[str, str]:
+    """The environment of a regnotify process on the test database, with a data dir of its own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGNOTIFY_")}
     env.update(
         REGNOTIFY_DATA_DIR=str(tmp_path / "data"),
@@ -37,6 +37,11 @@ def environment(tmp_path: Path, database: Database) -> dict[str, str]:
     if database.dialect == "postgresql":
         env["REGNOTIFY_DATABASE_URL"] = database.url
     return env
+
+
+@pytest.fixture
+def environment(tmp_path: Path, database: Database) -> dict[str, str]:
+    return make_environment(tmp_path, database)
 
 
 def cli(env: dict[str, str], *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -148,7 +148,9 @@ class VulnerabilityLevelFilter(EventFilter):
 
     key: ClassVar[str] = "level"
 
-    def normalize(self, value: object, event: str) -> int:
+    def normalize(self, value: object, event: str) -> object:
+        """The level as it was sent (``1``, ``"1"``, ``"High"``), once it names a priority: Quay
+        stores it verbatim, and tools that compare what they sent with what they read rely on it."""
         index = level_index(value)
         if index is None:
             choices = ", ".join(f"{name} ({i})" for i, name in enumerate(PRIORITIES))
@@ -156,7 +158,7 @@ class VulnerabilityLevelFilter(EventFilter):
                 f"level must be a vulnerability priority name or its number: one of {choices}; "
                 f"notifications fire for vulnerabilities of that priority or more severe"
             )
-        return index
+        return value
 
     def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
         if index_report_created(payload.get("vulnerable_index_report_created")):

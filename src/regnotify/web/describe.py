@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from regnotify.events import EVENT_KINDS
+from regnotify.events.filters import level_index
 from regnotify.events.priorities import PRIORITIES
 from regnotify.methods import METHODS
 
@@ -25,8 +26,8 @@ def filter_text(event_config: dict[str, Any]) -> str:
     patterns = event_config.get("tag-patterns")
     if isinstance(patterns, list) and patterns:
         parts.append("tags " + ", ".join(str(p) for p in patterns))
-    level = event_config.get("level")
-    if isinstance(level, int) and 0 <= level < len(PRIORITIES):
+    level = level_index(event_config.get("level"))
+    if level is not None:
         parts.append(f"{PRIORITIES[level]} or more severe")
     regex = event_config.get("ref-regex")
     if isinstance(regex, str) and regex:

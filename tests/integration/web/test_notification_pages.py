@@ -113,7 +113,7 @@ async def test_in_app_email_and_filters_are_created(pages: PageClient, database:
     assert "ops@example.com" in table and "High or more severe" in table and "user bob" in table
     async with database.read() as session:
         configs = {n.method: (n.config, n.event_config) for n in await session.scalars(select(Notification))}
-    assert configs["quay_notification"] == ({"target": {"kind": "user", "name": "bob"}}, {"level": 1})
+    assert configs["quay_notification"] == ({"target": {"kind": "user", "name": "bob"}}, {"level": "1"})
 
 
 async def test_test_button_queues_a_delivery_and_shows_history(pages: PageClient, database: Database) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from regnotify.events import EVENT_KINDS, EventConfigError, RepositoryRef, get_event_kind
-from regnotify.events.filters import MAX_PATTERNS, MAX_REGEX_LENGTH, RE2_NOTE, warn_unrunnable
+from regnotify.events.filters import MAX_PATTERNS, MAX_REGEX_LENGTH, RE2_NOTE, level_index, warn_unrunnable
+from regnotify.events.priorities import PRIORITIES
 
 BUILD_KINDS = ["build_queued", "build_start", "build_success", "build_failure", "build_cancelled"]
 MIRROR_KINDS = ["repo_mirror_sync_started", "repo_mirror_sync_success", "repo_mirror_sync_failed"]
@@ -245,8 +246,16 @@ def test_stored_ref_regex_re2_cannot_run_fires_nothing_and_warns_once(
         ("unknown", 5),
     ],
 )
-def test_level_normalise(value: Any, index: int) -> None:
-    assert get_event_kind("vulnerability_found").validate_config({"level": value}) == {"level": index}
+def test_level_is_stored_as_sent_and_matches_by_its_index(value: Any, index: int) -> None:
+    kind = get_event_kind("vulnerability_found")
+    stored = kind.validate_config({"level": value})
+    assert stored == {"level": value}  # Quay keeps it verbatim; tools compare it with what they sent
+    assert level_index(stored["level"]) == index
+    assert kind.matches(stored, vuln_payload(PRIORITIES[index])) is True
+    if index > 0:
+        assert kind.matches(stored, vuln_payload(PRIORITIES[index - 1])) is True
+    if index < len(PRIORITIES) - 1:
+        assert kind.matches(stored, vuln_payload(PRIORITIES[index + 1])) is False
 
 
 @pytest.mark.parametrize("value", [-1, 6, "6", "severe", True, False, 1.0, "", [], {}])
@@ -357,7 +366,7 @@ def test_hostile_glob_against_a_long_tag_returns() -> None:
 def test_tag_patterns_and_level_combine_for_vulnerabilities() -> None:
     kind = get_event_kind("vulnerability_found")
     config = kind.validate_config({"level": "High", "tag-patterns": ["prod-*"]})
-    assert config == {"level": 1, "tag-patterns": ["prod-*"]}
+    assert config == {"level": "High", "tag-patterns": ["prod-*"]}
     assert kind.matches(config, vuln_payload("Critical", ["prod-1"])) is True
     assert kind.matches(config, vuln_payload("Critical", ["dev-1"])) is False
     assert kind.matches(config, vuln_payload("Low", ["prod-1"])) is False
