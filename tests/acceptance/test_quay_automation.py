@@ -6,7 +6,7 @@ exist (organization, else a user found through ``entities`` after a robot look-u
 does the repository exist, list the notifications and compare them by title to decide what to
 create, create with both ``eventConfig`` and ``event_config``, test, reset, delete. Like that
 tooling, it treats a 404 on a look-up as "absent" and a 400 or 404 on a delete as "already gone".
-Every method and every event is created once; the tests' sends reach real receivers.
+Every method and every event is created once; the tests' sends reach real receiver.
 """
 
 from __future__ import annotations
@@ -14,13 +14,9 @@ from __future__ import annotations
 import email
 import email.policy
 import itertools
-import json
 import re
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +25,8 @@ import pytest
 
 from regnotify.db import Database
 
+from .receivers import Receiver
+from .receivers import receiver as receiver  # the fixture
 from .test_walkthrough import cli, make_environment
 from .test_walkthrough import server as server  # the fixture, on this module's environment
 
@@ -36,64 +34,13 @@ REPOSITORY = "acme/app"
 EMAIL = "ops@example.com"
 
 
-# -- the receivers every chat service and webhook is pointed at ------------------------------------
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: Any
-
-
-class Receivers(ThreadingHTTPServer):
-    """One local server standing in for the webhook, Slack, Teams, Discord, HipChat and Flowdock."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.received: list[Received] = []
-        self.lock = threading.Lock()
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def paths(self) -> list[str]:
-        with self.lock:
-            return [item.path for item in self.received]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: Receivers
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with self.server.lock:
-            self.server.received.append(Received(self.path, dict(self.headers), json.loads(raw)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    server = Receivers()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-
-
-@pytest.fixture
-def environment(tmp_path: Path, database: Database, receivers: Receivers) -> dict[str, str]:
+def environment(tmp_path: Path, database: Database, receiver: Receiver) -> dict[str, str]:
     env = make_environment(tmp_path, database)
     env.update(
         REGNOTIFY_CHAT_ALLOWED_HOSTS='["127.0.0.1"]',
-        REGNOTIFY_HIPCHAT_BASE_URL=receivers.base,
-        REGNOTIFY_FLOWDOCK_BASE_URL=receivers.base,
+        REGNOTIFY_HIPCHAT_BASE_URL=receiver.base,
+        REGNOTIFY_FLOWDOCK_BASE_URL=receiver.base,
     )
     return env
 
@@ -198,7 +145,7 @@ class QuayAutomation:
         return False
 
 
-def wanted_notifications(receivers: Receivers) -> list[dict[str, Any]]:
+def wanted_notifications(receiver: Receiver) -> list[dict[str, Any]]:
     """Every event once and every method once (three in-app targets), paired round-robin."""
     events = [
         ("repo_push", {}),
@@ -213,7 +160,7 @@ def wanted_notifications(receivers: Receivers) -> list[dict[str, Any]]:
         ("repo_mirror_sync_failed", {}),
         ("repo_image_expiry", {"days": 7}),
     ]
-    base = receivers.base
+    base = receiver.base
     methods = [
         ("quay_notification", {"target": {"name": "bob", "kind": "user"}}),
         ("quay_notification", {"target": {"name": "devs", "kind": "team"}}),
@@ -284,7 +231,7 @@ def inbox(api: str, token: str) -> list[dict[str, Any]]:
 
 
 def test_a_quay_automation_client_runs_unchanged(
-    environment: dict[str, str], server: str, receivers: Receivers
+    environment: dict[str, str], server: str, receiver: Receiver
 ) -> None:
     for args in (
         ("user", "create", "alice", "--no-password", "--email", "alice@example.com"),
@@ -325,7 +272,7 @@ def test_a_quay_automation_client_runs_unchanged(
     assert confirmed.status_code == 200, confirmed.text
 
     # First run creates every notification; a second run finds them all and changes nothing.
-    wanted = wanted_notifications(receivers)
+    wanted = wanted_notifications(receiver)
     created = [client.ensure(REPOSITORY, item) for item in wanted]
     assert client.changed and len({n["uuid"] for n in created}) == len(wanted)
     second = QuayAutomation(api, tokens["alice"])
@@ -352,10 +299,10 @@ def test_a_quay_automation_client_runs_unchanged(
         "/v2/room/42/notification",
         "/v1/messages/team_inbox/flowdock-token",
     }
-    assert wait_until(lambda: expected_paths <= set(receivers.paths())), receivers.paths()
-    templated = next(item for item in receivers.received if item.path == "/templated")
+    assert wait_until(lambda: expected_paths <= set(receiver.paths())), receiver.paths()
+    templated = next(item for item in receiver.received if item.path == "/templated")
     assert templated.body == {"text": "acme/app: latest,foo,bar"}  # Quay joins with ","
-    hipchat = next(item for item in receivers.received if item.path.startswith("/v2/room/"))
+    hipchat = next(item for item in receiver.received if item.path.startswith("/v2/room/"))
     assert hipchat.headers["Authorization"] == "Bearer hipchat-token"  # not in the URL, as Quay puts it
     assert wait_until(lambda: mails_about(maildir, "acme/app") >= 1)
     # In-app: bob is told as a user and as a member of devs, alice as the organization's admin.

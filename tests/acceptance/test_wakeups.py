@@ -9,8 +9,9 @@ import time
 
 import httpx
 
-from .test_split_processes import Receiver, start, wait_for
-from .test_split_processes import receiver as receiver  # the fixture
+from .receivers import Receiver
+from .receivers import receiver as receiver  # the fixture
+from .test_split_processes import start, wait_for
 from .test_walkthrough import DIGEST, cli
 from .test_walkthrough import environment as environment  # the fixture
 

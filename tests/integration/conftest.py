@@ -1,4 +1,5 @@
-"""What API and page tests share: a real SMTP server (aiosmtpd) on a free loopback port."""
+"""What integration tests share: a real SMTP server (aiosmtpd) and a recording HTTP receiver, each on a
+free loopback port."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import contextlib
 import email
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from email import policy
 from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from .delivery.receiver import Receiver
 
 
 class Inbox:
@@ -49,3 +52,13 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
     inbox = Inbox()
     with smtp_server(inbox) as port:
         yield inbox, port
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real aiohttp server on 127.0.0.1 that records every request and answers as told."""
+    server = await Receiver().start()
+    try:
+        yield server
+    finally:
+        await server.stop()

@@ -8,7 +8,6 @@ webhooks), to the in-app inbox and in mail text. The expiry test sample uses the
 
 from __future__ import annotations
 
-import asyncio
 import email
 import json
 import mailbox
@@ -29,6 +28,7 @@ from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
 
 from ..delivery.receiver import Receiver
+from ..worker.draining import work_off
 from .conftest import World
 from .test_registry_receiver import event as registry_event
 from .test_registry_receiver import post as post_envelope
@@ -58,33 +58,12 @@ def settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = await Receiver().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
-
-
-@pytest.fixture
 async def worker(database: Database, settings: Settings) -> AsyncIterator[Worker]:
     senders = build_senders(settings, database)
     worker = Worker(database, settings, senders, secret_box(settings), name="format-test")
     yield worker
     await worker.finisher.close()
     await senders.close()
-
-
-async def work_off(worker: Worker, rounds: int = 20) -> None:
-    """Claim and send until nothing is due."""
-    for _ in range(rounds):
-        claimed = await worker.run_once()
-        await worker.drain()
-        if not claimed:
-            await asyncio.sleep(0.03)
-            if not await worker.run_once():
-                return
-            await worker.drain()
 
 
 async def subscribe(

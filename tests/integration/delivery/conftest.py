@@ -10,19 +10,9 @@ import pytest
 
 from regnotify.delivery.http import GuardedHttpClient
 
-from .receiver import Receiver
 from .support import TestSenders, make_settings
 
 MakeSenders = Callable[..., TestSenders]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = await Receiver().start()
-    try:
-        yield server
-    finally:
-        await server.stop()
 
 
 @pytest.fixture

@@ -36,6 +36,7 @@ from regnotify.methods.sending import SendResult
 from regnotify.notifications import reset_failures
 
 from .conftest import DIGEST, Scene
+from .draining import work_off
 
 
 @dataclass
@@ -75,18 +76,6 @@ async def worker(scene: Scene) -> AsyncIterator[Worker]:
     yield worker
     await worker.finisher.close()
     await senders.close()
-
-
-async def work_off(worker: Worker, rounds: int = 20) -> None:
-    """Run claim rounds until nothing is due (retries are due after ~10 ms here)."""
-    for _ in range(rounds):
-        claimed = await worker.run_once()
-        await worker.drain()
-        if not claimed:
-            await asyncio.sleep(0.03)
-            if not await worker.run_once():
-                return
-            await worker.drain()
 
 
 async def test_webhook_delivery_succeeds_and_is_logged(
