@@ -80,6 +80,15 @@ async def authenticate(request: Request, svc: Annotated[Services, Depends(servic
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
+def signed_in_user(principal: Principal) -> User:
+    """The calling user: 401 for anonymous callers, 403 for service tokens, which are nobody."""
+    if principal.user is None:
+        if principal.service is not None:
+            raise ApiError(403, "service tokens belong to no user account; use a user's token")
+        raise ApiError(401, "authentication required: send a bearer token", headers=UNAUTHORIZED_HEADERS)
+    return principal.user
+
+
 async def mark_token_used(session: AsyncSession, principal: Principal) -> None:
     """Note when a token was last used, to the minute: a registry posting many events a second
     would otherwise rewrite (and lock) the same token row on every request."""

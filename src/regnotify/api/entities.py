@@ -25,11 +25,10 @@ from regnotify.accounts.lookup import (
     users_by_prefix,
 )
 from regnotify.accounts.names import check_namespace
-from regnotify.api.auth import CurrentPrincipal
+from regnotify.api.auth import CurrentPrincipal, signed_in_user
 from regnotify.api.avatars import avatar
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.api.users import signed_in_user
 from regnotify.db.models import Organization, Team, User
 
 router = APIRouter(tags=["entities"])

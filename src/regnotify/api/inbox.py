@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal
+from regnotify.api.auth import CurrentPrincipal, signed_in_user
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.db.models import InboxItem, Organization, User
@@ -22,14 +22,6 @@ FIRST_PAGE = "Quay's paging (peewee's): 0, the default, and 1 are both the first
 class DismissBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     dismissed: bool
-
-
-def _user(principal: Principal) -> User:
-    if principal.user is None:
-        if principal.service is not None:
-            raise ApiError(403, "service tokens have no in-app notices; use a user's token")
-        raise ApiError(401, "authentication required: send a bearer token", headers=UNAUTHORIZED_HEADERS)
-    return principal.user
 
 
 def item_view(item: InboxItem, organization: str | None) -> dict[str, Any]:
@@ -69,7 +61,7 @@ async def list_notices(
     dismissed: bool = False,
 ) -> dict[str, Any]:
     """Your notices, newest first; dismissed ones only when asked for."""
-    user = _user(principal)
+    user = signed_in_user(principal)
     async with svc.db.read() as session:
         query = _with_organization().where(InboxItem.user_id == user.id)
         if not dismissed:
@@ -90,7 +82,7 @@ async def list_notices(
 @router.get("/user/notifications/{uuid}")
 async def get_notice(uuid: str, principal: CurrentPrincipal, svc: ServicesDep) -> dict[str, Any]:
     """One of your notices (Quay's getUserNotification); anyone else's is a 404."""
-    user = _user(principal)
+    user = signed_in_user(principal)
     async with svc.db.read() as session:
         item, organization = await _own(session, user, uuid)
         return item_view(item, organization)
@@ -101,7 +93,7 @@ async def dismiss(
     uuid: str, body: DismissBody, principal: CurrentPrincipal, svc: ServicesDep
 ) -> dict[str, Any]:
     """Dismiss (or restore) one of your notices; each user dismisses their own."""
-    user = _user(principal)
+    user = signed_in_user(principal)
     async with svc.db.write() as session:
         item, organization = await _own(session, user, uuid)
         item.dismissed = body.dismissed

@@ -25,11 +25,11 @@ from regnotify.accounts.lookup import (
     user_team_ids,
 )
 from regnotify.accounts.names import check_namespace
-from regnotify.api.auth import CurrentPrincipal
+from regnotify.api.auth import CurrentPrincipal, signed_in_user
 from regnotify.api.avatars import avatar
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.api.users import no_robot, signed_in_user
+from regnotify.api.users import no_robot
 from regnotify.db.models import Organization, User
 
 router = APIRouter(tags=["organizations"])

@@ -8,23 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from regnotify.accounts.lookup import Membership, user_organizations
-from regnotify.api.auth import UNAUTHORIZED_HEADERS, CurrentPrincipal, Principal
+from regnotify.api.auth import CurrentPrincipal, signed_in_user
 from regnotify.api.avatars import avatar
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.db.models import User
 
 router = APIRouter(tags=["users"])
 ServicesDep = Annotated[Services, Depends(services)]
-
-
-def signed_in_user(principal: Principal) -> User:
-    """The calling user: 401 for anonymous callers, 403 for service tokens, which are nobody."""
-    if principal.user is None:
-        if principal.service is not None:
-            raise ApiError(403, "service tokens belong to no user account; use a user's token")
-        raise ApiError(401, "authentication required: send a bearer token", headers=UNAUTHORIZED_HEADERS)
-    return principal.user
 
 
 def no_robot(namespace: str, name: str) -> ApiError:

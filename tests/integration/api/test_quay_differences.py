@@ -143,19 +143,23 @@ async def test_get_one_notice(client: httpx.AsyncClient, world: World, database:
 # -- 4. vulnerable_index_report_created as Quay's security worker sends it -------------------------
 
 
+async def post_vulnerability(client: httpx.AsyncClient, world: World, flag: Any) -> httpx.Response:
+    data = {
+        "tags": ["latest"],
+        "vulnerability": {"id": "CVE-1", "priority": "Low"},
+        "vulnerable_index_report_created": flag,
+    }
+    return await client.post(
+        f"{REPO}/events", json={"kind": "vulnerability_found", "data": data}, headers=world.headers("writer")
+    )
+
+
 @pytest.mark.parametrize("value", ["true", "TRUE", "false", "False", True, False])
 async def test_vulnerability_event_takes_the_index_report_flag_as_sent(
     client: httpx.AsyncClient, world: World, database: Database, value: Any
 ) -> None:
     """Quay's securityworker sends ``"vulnerable_index_report_created": "true"`` (a string)."""
-    data = {
-        "tags": ["latest"],
-        "vulnerability": {"id": "CVE-1", "priority": "Low"},
-        "vulnerable_index_report_created": value,
-    }
-    response = await client.post(
-        f"{REPO}/events", json={"kind": "vulnerability_found", "data": data}, headers=world.headers("writer")
-    )
+    response = await post_vulnerability(client, world, value)
     assert response.status_code == 201, response.text
     async with database.read() as session:
         (payload,) = (await session.scalars(select(Event.payload))).all()
@@ -167,14 +171,7 @@ async def test_vulnerability_event_takes_the_index_report_flag_as_sent(
 async def test_vulnerability_event_refuses_other_index_report_flags(
     client: httpx.AsyncClient, world: World, value: Any
 ) -> None:
-    data = {
-        "tags": ["latest"],
-        "vulnerability": {"id": "CVE-1", "priority": "Low"},
-        "vulnerable_index_report_created": value,
-    }
-    response = await client.post(
-        f"{REPO}/events", json={"kind": "vulnerability_found", "data": data}, headers=world.headers("writer")
-    )
+    response = await post_vulnerability(client, world, value)
     if value is None:  # null means absent, as for every optional field
         assert response.status_code == 201, response.text
         return
