@@ -989,7 +989,7 @@ async def prepare_engine(
     """Through the CLI: (migrate,) a superuser, organization acme, a user token, a source token, repos."""
     started = time.monotonic()
     user = ["token", "create", "--user", "admin", "--name", "bench-isolation"]
-    source = ["source", "create", "bench-registry"]
+    source = ["source", "create", "bench-registry", "--namespace", "acme"]
     commands = [
         *([["migrate"]] if name == "postgresql" else []),
         ["user", "create", "admin", "--superuser", "--no-password"],

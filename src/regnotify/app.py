@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from regnotify import __version__
 from regnotify.api import BodyLimitMiddleware, Services, health, install_error_handlers, metrics, router
+from regnotify.api.docs_pages import install_docs
 from regnotify.config import Settings
 from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
@@ -71,12 +72,17 @@ def create_app(
         version=__version__,
         description="Quay-style repository notifications for any container registry.",
         lifespan=lifespan,
+        # FastAPI's docs pages load scripts from a CDN: ours (install_docs) serve them from here.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(router)
     app.include_router(metrics.router)
+    install_docs(app)
     install_web(app)
     app.include_router(health.router)  # /readyz
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify import accounts
 from regnotify.accounts import AccountError, Role
+from regnotify.accounts.tokens import describe_scope
 from regnotify.app import NotMigrated, open_database
 from regnotify.config import Settings
 from regnotify.db.models import User
@@ -104,19 +105,28 @@ def serve(
         "regnotify user create NAME --password-stdin)\n"
         f"  API docs: {settings.base_url}/docs\n"
         f"  a registry's notifications endpoint: {settings.base_url}/api/v1/registry/events "
-        "(token: regnotify source create NAME)\n"
+        "(token: regnotify source create NAME --namespace NS)\n"
         f"  events from CI jobs: POST {settings.base_url}/api/v1/repository/<namespace>/<name>/events"
     )
-    log_config = uvicorn_log_config(settings)
+    options = server_options(settings)
     application = create_app(settings, worker=worker)
     freeze_startup_objects()
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level="info",
-        **({"log_config": log_config} if log_config else {}),
-    )
+    uvicorn.run(application, **options)
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for ``serve``. Forwarded headers (X-Forwarded-For, -Proto) count only on
+    connections from ``trusted_proxies``; with none (the default) uvicorn ignores them, so the
+    client address, which the sign-in throttle counts by, is the connection's own."""
+    trusted = list(settings.trusted_proxies)
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "info",
+        "log_config": uvicorn_log_config(settings),
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": trusted,
+    }
 
 
 @app.command()
@@ -292,6 +302,29 @@ def permission_grant(
     typer.echo(f"granted {role} on {repository} to {'user ' + user if user else 'team ' + str(team)}")
 
 
+NamespaceOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--namespace",
+        help="A namespace the source may post to (repeat for several); its events elsewhere are refused",
+    ),
+]
+AllNamespacesOption = Annotated[
+    bool,
+    typer.Option(
+        "--all-namespaces",
+        help="The source may post to every namespace, and create new ones (SOURCE_MAX_NEW_NAMESPACES)",
+    ),
+]
+
+
+def source_scope(namespace: list[str] | None, all_namespaces: bool) -> list[str] | None:
+    """The namespaces a source token may post to (None: every one); exactly one option is required."""
+    if bool(namespace) == all_namespaces:
+        fail("say where the source may post: give --namespace NS (repeat it) or --all-namespaces, not both")
+    return None if all_namespaces else namespace
+
+
 @token_app.command("create")
 def token_create(
     user: Annotated[str | None, typer.Option(help="The user the token acts as")] = None,
@@ -299,33 +332,44 @@ def token_create(
         str | None, typer.Option(help="Name of a service token, which may only post events")
     ] = None,
     name: Annotated[str, typer.Option(help="A label for the token")] = "cli",
+    namespace: NamespaceOption = None,
+    all_namespaces: AllNamespacesOption = False,
 ) -> None:
-    """Create a bearer token and print it once; only its hash is kept."""
+    """Create a bearer token and print it once; only its hash is kept. A service token needs
+    --namespace (repeatable) or --all-namespaces, as ``source create``."""
     if (user is None) == (service is None):
         fail("give exactly one of --user or --service")
+    if user is not None and (namespace or all_namespaces):
+        fail("--namespace and --all-namespaces are for --service tokens; a user's acts with the user's roles")
+    scope = None if user is not None else source_scope(namespace, all_namespaces)
 
     async def work(session: AsyncSession) -> accounts.IssuedToken:
         if user is not None:
             return await accounts.issue_token(session, name=name, user=await _user(session, user))
-        return await accounts.issue_token(session, name=service or name)
+        return await accounts.issue_token(session, name=service or name, namespaces=scope)
 
     issued = in_transaction(work)
     typer.echo(issued.secret)
-    typer.echo(f"token {issued.id} ({issued.kind}): shown once, store it now", err=True)
+    scope_note = "" if user is not None else f"; it may post to {describe_scope(issued.namespaces)}"
+    typer.echo(f"token {issued.id} ({issued.kind}): shown once, store it now{scope_note}", err=True)
 
 
 @source_app.command("create")
-def source_create(name: str) -> None:
-    """Create a source token for a registry (or CI job) and print it once."""
+def source_create(
+    name: str, namespace: NamespaceOption = None, all_namespaces: AllNamespacesOption = False
+) -> None:
+    """Create a source token for a registry (or CI job) and print it once. Say where it may post:
+    --namespace NS (repeat it), or --all-namespaces."""
+    scope = source_scope(namespace, all_namespaces)
 
     async def work(session: AsyncSession) -> accounts.IssuedToken:
-        return await accounts.issue_token(session, name=name)
+        return await accounts.issue_token(session, name=name, namespaces=scope)
 
     issued = in_transaction(work)
     typer.echo(issued.secret)
     typer.echo(
-        f"source {name} (token {issued.id}): shown once; put it in the registry's endpoint headers as "
-        "Authorization: [Bearer <token>]",
+        f"source {name} (token {issued.id}) may post to {describe_scope(issued.namespaces)}: shown once; "
+        "put it in the registry's endpoint headers as Authorization: [Bearer <token>]",
         err=True,
     )
 

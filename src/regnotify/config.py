@@ -2,19 +2,89 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import os
+import stat
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+PRIVATE_DIR = 0o700  # the data directory, the maildir
+PRIVATE_FILE = 0o600  # the database and its -wal/-shm, the writer lock files, the key, mails
+# What regnotify keeps in a directory: the files of a SQLite database (these suffixes on its name),
+# the generated key and the maildir. A directory holding nothing else is regnotify's own.
+DATABASE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal", "-writers.lock", "-writers.wait", "-wakeup")
+DATA_DIR_FILES = ("secret.key", "maildir")
+DEFAULT_DATABASE = "regnotify.db"
 
 
 def default_data_dir() -> Path:
     """Where the embedded default keeps its files: ``$XDG_DATA_HOME/regnotify``."""
     base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
     return Path(base) / "regnotify"
+
+
+def private_directory(path: Path, *, database: str | None = None) -> None:
+    """Make ``path`` a directory only its owner can enter (0700, whatever the umask); missing
+    parents are made as usual.
+
+    One that exists and lets others in is tightened to 0700, with a warning, when it is
+    regnotify's own: it holds nothing but the files of the SQLite database named ``database`` (a
+    file name) or of the default one, the generated key and the maildir. Any other directory
+    (shared with other files, /tmp) is left as it is: regnotify's files in it are 0600 anyway."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(mode=PRIVATE_DIR)
+    except FileExistsError:
+        pass
+    else:
+        os.chmod(path, PRIVATE_DIR)  # mkdir's mode went through the umask
+        return
+    current = stat.S_IMODE(path.stat().st_mode)
+    if not current & 0o077 or not _holds_only_regnotify_files(path, database):
+        return
+    try:
+        os.chmod(path, PRIVATE_DIR)
+    except OSError as exc:
+        log.warning("%s is open to other users (%04o) and could not be made 0700: %s", path, current, exc)
+        return
+    log.warning(
+        "%s was open to other users (%04o): made it 0700, as it holds password hashes, session and "
+        "API tokens and e-mail addresses",
+        path,
+        current,
+    )
+
+
+def private_file(path: Path) -> None:
+    """Make an existing file of regnotify's 0600 when it lets others in (with a warning)."""
+    try:
+        current = stat.S_IMODE(path.stat().st_mode)
+        if not current & 0o077:
+            return
+        os.chmod(path, PRIVATE_FILE)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        log.warning("%s is open to other users and could not be made 0600: %s", path, exc)
+        return
+    log.warning("%s was open to other users (%04o): made it 0600", path, current)
+
+
+def _holds_only_regnotify_files(path: Path, database: str | None) -> bool:
+    databases = {DEFAULT_DATABASE} | ({database} if database else set())
+    ours = set(DATA_DIR_FILES) | {name + suffix for name in databases for suffix in DATABASE_FILE_SUFFIXES}
+    try:
+        return all(entry in ours for entry in os.listdir(path))
+    except OSError:
+        return False
 
 
 class Settings(BaseSettings):
@@ -180,6 +250,13 @@ class Settings(BaseSettings):
     max_notifications_per_repository: int = Field(
         default=100, ge=1, description="Notifications one repository may have; more are refused."
     )
+    source_max_new_namespaces: int = Field(
+        default=100,
+        ge=0,
+        description="Namespaces one source token's registry events may create (each becomes an "
+        "organization only superusers administer); past it, its pushes to namespaces that do not "
+        "exist yet are refused (and recorded). 0: sources create none.",
+    )
     max_report_findings: int = Field(
         default=5000,
         ge=1,
@@ -204,6 +281,13 @@ class Settings(BaseSettings):
         default=None, ge=1, le=65535, description="Port on which `regnotify worker` serves /metrics."
     )
     worker_metrics_host: str = Field(default="127.0.0.1", description="Address for the worker's /metrics.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies in front of `serve`, e.g. "
+        '["127.0.0.1"] or ["10.0.0.0/8"]: only a connection from one of them may name the client '
+        "(X-Forwarded-For, used by the sign-in throttle and the access log) and the scheme "
+        "(X-Forwarded-Proto). Empty: those headers are ignored. JSON list in the environment.",
+    )
 
     @field_validator("public_base_url")
     @classmethod
@@ -217,6 +301,30 @@ class Settings(BaseSettings):
 
         parse_allowed_networks(value)  # a bad entry stops start-up with the entry named
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        """Each entry as uvicorn compares it: an address, or a network (host bits cleared)."""
+        normalized = []
+        for entry in value:
+            text = entry.strip()
+            try:
+                network = ipaddress.ip_network(text, strict=False)
+            except ValueError as exc:
+                message = f"invalid trusted proxy {entry!r}: write an address or a CIDR range"
+                raise ValueError(message) from exc
+            normalized.append(str(network) if "/" in text else str(network.network_address))
+        return normalized
+
+    def make_data_dir(self) -> Path:
+        """The data directory, made (or kept) private: see ``private_directory``."""
+        database = None
+        if self.is_embedded:
+            name = make_url(self.sqlalchemy_url).database
+            database = Path(name).name if name else None
+        private_directory(self.data_dir, database=database)
+        return self.data_dir
 
     @cached_property
     def base_url(self) -> str:

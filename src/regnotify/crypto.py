@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from regnotify.config import Settings
+from regnotify.config import PRIVATE_FILE, Settings, private_file
 
 SEALED_PREFIX = "enc:v1:"
 
@@ -63,15 +63,16 @@ def load_secret_key(settings: Settings) -> str:
     """The configured key, or the one generated into the data directory on first use."""
     if settings.secret_key:
         return settings.secret_key
-    path: Path = settings.data_dir / "secret.key"
+    path: Path = settings.make_data_dir() / "secret.key"  # 0700, and the key 0600
     if path.exists():
+        private_file(path)
         return path.read_text().strip()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode("ascii")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:  # another process generated it first: use theirs
         return path.read_text().strip()
+    os.fchmod(fd, PRIVATE_FILE)  # os.open's mode went through the umask
     with os.fdopen(fd, "w") as handle:
         handle.write(key + "\n")
     return key

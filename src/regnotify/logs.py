@@ -3,18 +3,27 @@
 JSON lines carry the time, level, logger and message, plus the structured fields a call passes in
 ``extra`` (the worker's attempt line gives ``delivery_id``, ``attempt``, ``method``, ``outcome``,
 ``status_code`` and ``duration_ms``), so a log store can filter on them.
+
+uvicorn's access log never shows an e-mail confirmation code: the link in a verification mail
+(``/authrepoemail?code=…``) is the credential that confirms an address, so that page's query
+string, and any ``code`` parameter elsewhere, is logged as ``REDACTED`` (``RedactAccessLog``).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, unquote_plus
 
 from regnotify.config import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+REDACTED = "REDACTED"
+SECRET_QUERY_PATHS = frozenset({"/authrepoemail"})  # pages whose whole query string is a credential
+SECRET_QUERY_PARAMETERS = frozenset({"code"})
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -45,12 +54,44 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
 
 
-def uvicorn_log_config(settings: Settings) -> dict[str, Any] | None:
-    """uvicorn's own loggers go through the root handler when logging JSON; None keeps its default."""
-    if settings.log_format != "json":
-        return None
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.access")},
-    }
+def redact_target(target: str) -> str:
+    """A request target (path and query string) as the access log may show it."""
+    path, separator, query = target.partition("?")
+    if not separator:
+        return target
+    if unquote(path).rstrip("/") in SECRET_QUERY_PATHS:
+        return f"{path}?{REDACTED}"
+    pairs = query.split("&")
+    for index, pair in enumerate(pairs):
+        name, equals, _ = pair.partition("=")
+        if equals and unquote_plus(name) in SECRET_QUERY_PARAMETERS:
+            pairs[index] = f"{name}={REDACTED}"
+    return f"{path}?{'&'.join(pairs)}"
+
+
+class RedactAccessLog(logging.Filter):
+    """On ``uvicorn.access``: confirmation codes out of the request line (its third argument)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], redact_target(args[2]), *args[3:])
+        return True
+
+
+def uvicorn_log_config(settings: Settings) -> dict[str, Any]:
+    """uvicorn's logging for ``serve``: its own text lines, or through the root handler when logging
+    JSON; either way the access log goes through ``RedactAccessLog``."""
+    if settings.log_format == "json":
+        config: dict[str, Any] = {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "loggers": {name: {"handlers": [], "propagate": True} for name in ("uvicorn", "uvicorn.access")},
+        }
+    else:
+        from uvicorn.config import LOGGING_CONFIG
+
+        config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["redact_access_log"] = {"()": RedactAccessLog}
+    config["loggers"]["uvicorn.access"]["filters"] = ["redact_access_log"]
+    return config

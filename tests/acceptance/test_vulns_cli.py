@@ -45,7 +45,7 @@ def test_import_a_trivy_file(environment: dict[str, str], server: str, tmp_path:
         ("repo", "create", "acme/app"),
     ):
         assert cli(environment, *args).returncode == 0
-    issued = cli(environment, "source", "create", "scanner")
+    issued = cli(environment, "source", "create", "scanner", "--all-namespaces")
     assert issued.returncode == 0, issued.stderr
     env = {**environment, "REGNOTIFY_URL": server, "REGNOTIFY_TOKEN": issued.stdout.strip()}
     report = trivy_file(tmp_path / "trivy.json")

@@ -75,7 +75,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         regnotify.start()
         regnotify.cli("user", "create", "root", "--superuser", "--no-password")
         root_token = regnotify.cli("token", "create", "--user", "root")
-        source_token = regnotify.cli("source", "create", "registry")
+        source_token = regnotify.cli("source", "create", "registry", "--namespace", "acme")
         assert source_token.startswith("rnt_") and "\n" not in source_token, source_token
         registry.start(endpoint_url=f"{regnotify.api}/registry/events", token=source_token)
         yield Stack(tmp_path, regnotify, registry, root_token, Skopeo(tmp_path))

@@ -9,7 +9,14 @@ import sys
 import pytest
 
 from regnotify.config import Settings
-from regnotify.logs import TEXT_FORMAT, JsonFormatter, configure_logging, uvicorn_log_config
+from regnotify.logs import (
+    TEXT_FORMAT,
+    JsonFormatter,
+    RedactAccessLog,
+    configure_logging,
+    redact_target,
+    uvicorn_log_config,
+)
 
 
 def record(**extra: object) -> logging.LogRecord:
@@ -47,12 +54,14 @@ def test_configure_logging_installs_one_handler(fmt: str) -> None:
         configure_logging(Settings(log_format=fmt, log_level="warning"))
         (handler,) = root.handlers
         assert root.level == logging.WARNING
+        uvicorn_loggers = uvicorn_log_config(Settings(log_format=fmt))["loggers"]
+        assert uvicorn_loggers["uvicorn.access"]["filters"] == ["redact_access_log"]
         if fmt == "json":
             assert isinstance(handler.formatter, JsonFormatter)
-            assert uvicorn_log_config(Settings(log_format="json")) is not None
+            assert uvicorn_loggers["uvicorn.access"]["propagate"] is True  # to the JSON handler
         else:
             assert handler.formatter is not None and handler.formatter._fmt == TEXT_FORMAT
-            assert uvicorn_log_config(Settings()) is None
+            assert uvicorn_loggers["uvicorn.access"]["handlers"] == ["access"]  # uvicorn's own lines
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
@@ -61,3 +70,24 @@ def test_configure_logging_installs_one_handler(fmt: str) -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="log_format"):
         Settings(log_format="xml")
+
+
+@pytest.mark.parametrize(
+    ("target", "logged"),
+    [
+        ("/authrepoemail?code=s3cret", "/authrepoemail?REDACTED"),
+        ("/authrepoemail/?utm=x&code=s3cret", "/authrepoemail/?REDACTED"),
+        ("/authrepo%65mail?c%6Fde=s3cret", "/authrepo%65mail?REDACTED"),
+        ("/elsewhere?page=2&code=s3cret&c%6Fde=s3cret", "/elsewhere?page=2&code=REDACTED&c%6Fde=REDACTED"),
+        ("/api/v1/repository/acme/app/events?limit=5", "/api/v1/repository/acme/app/events?limit=5"),
+        ("/authrepoemail", "/authrepoemail"),
+    ],
+)
+def test_access_log_targets_lose_confirmation_codes(target: str, logged: str) -> None:
+    assert redact_target(target) == logged
+    item = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5", "GET", target, "1.1", 200), None,
+    )  # fmt: skip
+    assert RedactAccessLog().filter(item)
+    assert item.getMessage() == f'127.0.0.1:5 - "GET {logged} HTTP/1.1" 200'

@@ -74,12 +74,19 @@ async def create_user(
 
 
 async def create_organization(
-    session: AsyncSession, name: str, *, admins: list[User] | None = None
+    session: AsyncSession,
+    name: str,
+    *,
+    admins: list[User] | None = None,
+    created_by_token_id: int | None = None,
 ) -> Organization:
-    """An organization with an ``owners`` admin team holding ``admins`` (Quay's default team)."""
+    """An organization with an ``owners`` admin team holding ``admins`` (Quay's default team).
+
+    ``created_by_token_id``: the source token whose event creates it (counted against that
+    source's limit on new namespaces)."""
     check_namespace(name, "organization")
     await _namespace_is_free(session, name)
-    organization = Organization(name=name)
+    organization = Organization(name=name, created_by_token_id=created_by_token_id)
     session.add(organization)
     await session.flush()
     if admins:

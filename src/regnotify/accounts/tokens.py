@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from regnotify.accounts.errors import InvalidName
+from regnotify.accounts.names import check_namespace
 from regnotify.db.models import ApiToken, User
 from regnotify.db.types import utcnow
 
@@ -31,10 +34,34 @@ class IssuedToken:
     name: str
     kind: str
     secret: str
+    namespaces: tuple[str, ...] | None = None  # a service token's scope; None: every namespace
 
 
-async def issue_token(session: AsyncSession, *, name: str, user: User | None = None) -> IssuedToken:
-    """A user token when ``user`` is given, else a service token (may post events to any repository)."""
+def describe_scope(namespaces: Sequence[str] | None) -> str:
+    """Where a service token may post, in words: for the CLI and for refusals."""
+    if namespaces is None:
+        return "every namespace"
+    if len(namespaces) == 1:
+        return f"namespace {namespaces[0]} only"
+    return f"namespaces {', '.join(namespaces)} only"
+
+
+async def issue_token(
+    session: AsyncSession,
+    *,
+    name: str,
+    user: User | None = None,
+    namespaces: Sequence[str] | None = None,
+) -> IssuedToken:
+    """A user token when ``user`` is given, else a service token: it posts events to repositories
+    of ``namespaces`` only (valid namespace names, existing or not), or to every namespace when None."""
+    scope: tuple[str, ...] | None = None
+    if namespaces is not None:
+        if user is not None:
+            raise InvalidName("namespaces scope service tokens; a user's token acts with the user's roles")
+        scope = tuple(sorted({check_namespace(namespace) for namespace in namespaces}))
+        if not scope:
+            raise InvalidName("give at least one namespace, or none for every namespace")
     raw = new_token()
     token = ApiToken(
         kind="user" if user else "service",
@@ -42,9 +69,11 @@ async def issue_token(session: AsyncSession, *, name: str, user: User | None = N
         name=name,
         token_hash=hash_token(raw),
     )
+    if scope is not None:
+        token.namespaces = list(scope)
     session.add(token)
     await session.flush()
-    return IssuedToken(id=token.id, name=name, kind=token.kind, secret=raw)
+    return IssuedToken(id=token.id, name=name, kind=token.kind, secret=raw, namespaces=scope)
 
 
 async def find_token(session: AsyncSession, raw: str) -> tuple[ApiToken, User | None] | None:

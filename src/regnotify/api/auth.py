@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role, find_repository, find_token, split_repository, user_role
 from regnotify.accounts.errors import InvalidName
+from regnotify.accounts.tokens import describe_scope
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.db.models import ApiToken, Repository, User
@@ -36,10 +37,19 @@ class Principal:
     service: str | None = None
     token_id: int | None = None
     token_use: TokenUse | None = None
+    namespaces: tuple[str, ...] | None = None  # a service token's scope; None: every namespace
 
     @property
     def is_anonymous(self) -> bool:
         return self.user is None and self.service is None
+
+    def may_post_to(self, namespace: str) -> bool:
+        """Whether a service token's scope holds ``namespace`` (always, for every other caller)."""
+        return self.namespaces is None or namespace in self.namespaces
+
+    def out_of_scope(self, namespace: str) -> str:
+        """Why this service token may not post to ``namespace``."""
+        return f"source token {self.service} may post to {describe_scope(self.namespaces)}, not {namespace}"
 
     @property
     def label(self) -> str:
@@ -72,6 +82,7 @@ async def authenticate(request: Request, svc: Annotated[Services, Depends(servic
         service=None if user else token.name,
         token_id=token.id,
         token_use=TokenUse(token.last_used_at),
+        namespaces=None if user or token.namespaces is None else tuple(token.namespaces),
     )
     svc.tokens.put(raw, principal)
     return principal
@@ -114,16 +125,19 @@ async def repository_for(
 
     Anonymous callers get a 401. Callers without the role get a 403 whether or not the
     repository exists, so that private names do not leak; superusers get a 404 for a
-    repository that does not exist.
+    repository that does not exist. A service token gets a 403 outside its namespaces.
     """
     try:
-        split_repository(repository_path)
+        namespace, _ = split_repository(repository_path)
     except InvalidName as exc:
         raise ApiError(400, str(exc)) from None
-    repository = await find_repository(session, repository_path)
     if principal.service is not None:
         if not service_allowed:
             raise ApiError(403, "service tokens may only post events; use a user's token here")
+        if not principal.may_post_to(namespace):  # whether or not the repository exists
+            raise ApiError(403, principal.out_of_scope(namespace))
+    repository = await find_repository(session, repository_path)
+    if principal.service is not None:
         if repository is None:
             raise ApiError(404, f"repository {repository_path} does not exist")
         return repository

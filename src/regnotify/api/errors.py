@@ -1,4 +1,10 @@
-"""Errors in Quay's shape ``{status, error_type, title, detail, error_message, type}``, for every failure."""
+"""Errors in Quay's shape ``{status, error_type, title, detail, error_message, type}``, for every failure.
+
+Never a 500 for bad input: a value the database refuses (``DataError``: PostgreSQL takes no NUL
+characters in text, for one) is a 400 whatever let it through; and ``install_error_handlers`` also
+installs ``RefuseNul`` (``json_body``), which refuses NUL characters in API input before a route
+sees them, with a message naming the field, the same on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -48,6 +54,7 @@ TOO_DEEP = (
 )
 NOT_UTF8 = "the request body is not valid UTF-8: send JSON text encoded as UTF-8"
 FASTAPI_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's words; the cause says more
+NUL_NOT_ALLOWED = "NUL characters are not allowed"  # PostgreSQL stores none in text
 
 
 def error_body(status: int, detail: str, base_url: str = "") -> dict[str, Any]:
@@ -72,7 +79,7 @@ def error_response(
     return JSONResponse(error_body(status, detail, base_url), status_code=status, headers=headers)
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
     media_type = (content_type or "").split(";")[0].strip().lower()
     return media_type == "application/json" or (
         media_type.startswith("application/") and media_type.endswith("+json")
@@ -86,7 +93,7 @@ def _unparsed_body(request: Request, exc: RequestValidationError) -> bool:
         tuple(error.get("loc", ())) == ("body",) and isinstance(error.get("input"), bytes) and error["input"]
         for error in exc.errors()
     )
-    return whole_body and not _is_json(request.headers.get("content-type"))
+    return whole_body and not is_json(request.headers.get("content-type"))
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -103,7 +110,20 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(messages) or "invalid request"
 
 
+def data_error_detail(exc: DataError) -> str:
+    """What to say about a value the database refused: NUL characters by name, else its own words."""
+    message = str(exc.orig or exc).strip()
+    if "NUL" in message or "\\u0000" in message:  # psycopg's words, and PostgreSQL's for jsonb
+        return "the request holds a NUL character (\\u0000), which cannot be stored: " + NUL_NOT_ALLOWED
+    cause = message.splitlines()[0][:200] if message else "invalid value"
+    return f"the database refused a value of the request ({cause}): correct it and send the request again"
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    from regnotify.api.json_body import RefuseNul  # it answers through this module
+
+    app.add_middleware(RefuseNul)
+
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(request, exc.status, exc.detail, exc.headers)
@@ -134,6 +154,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
         return error_response(request, 409, "the request conflicts with a concurrent change; retry it")
+
+    @app.exception_handler(DataError)
+    async def _data_error(request: Request, exc: DataError) -> JSONResponse:
+        # the last resort: input that got past every check and that the database refuses
+        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(request, 400, data_error_detail(exc))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from regnotify.accounts import Role
+from regnotify.accounts import Role, user_role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
@@ -43,7 +43,10 @@ class EventView(BaseModel):
     id: str
     kind: str
     external_id: str | None
-    source: str
+    source: str | None = Field(
+        default=None,
+        description="Who posted it (a user, a source token, a test): listed to repository admins only",
+    )
     received: str
     payload: dict[str, Any]
     duplicate: bool = False
@@ -99,23 +102,27 @@ async def post_event(
         return _view(recorded)
 
 
-@router.get("/repository/{repository:path}/events", response_model=EventList)
+@router.get(
+    "/repository/{repository:path}/events", response_model=EventList, response_model_exclude_unset=True
+)
 async def list_events(
     repository: str,
     principal: CurrentPrincipal,
     svc: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
-    """The repository's most recent events, newest first (deliveries are shown to admins only, in
-    each notification's delivery log)."""
+    """The repository's most recent events, newest first. Its admins also see test events and who
+    posted each event (``source``); deliveries are shown to admins only, in each notification's
+    delivery log."""
     async with svc.db.read() as session:
         repo = await repository_for(session, principal, repository, Role.READ)
-        events = list(
-            await session.scalars(
-                select(Event)
-                .where(Event.repository_id == repo.id)
-                .order_by(Event.received_at.desc(), Event.id.desc())
-                .limit(limit)
-            )
-        )
-        return {"events": [_view(Recorded(event, [], duplicate=False)) for event in events]}
+        admin = await user_role(session, principal.user, repo) >= Role.ADMIN
+        query = select(Event).where(Event.repository_id == repo.id)
+        if not admin:
+            query = query.where(Event.is_test.is_(False))
+        events = await session.scalars(query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit))
+        views = [_view(Recorded(event, [], duplicate=False)) for event in events]
+        if not admin:
+            for view in views:
+                del view["source"]
+        return {"events": views}

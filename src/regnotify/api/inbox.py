@@ -24,13 +24,21 @@ class DismissBody(BaseModel):
     dismissed: bool
 
 
+# Kept with some notices for the pages (the bell links a disabled notification to its history, for
+# the admins it tells); never part of the API's metadata, which is the event's payload (Quay's).
+SERVER_SIDE_METADATA = ("notification_uuid",)
+
+
 def item_view(item: InboxItem, organization: str | None) -> dict[str, Any]:
+    metadata = item.item_metadata
+    if isinstance(metadata, dict) and any(key in metadata for key in SERVER_SIDE_METADATA):
+        metadata = {key: value for key, value in metadata.items() if key not in SERVER_SIDE_METADATA}
     return {
         "id": item.uuid,
         "organization": organization,
         "kind": item.kind,
         "created": item.created_at.isoformat(),
-        "metadata": item.item_metadata,
+        "metadata": metadata,
         "dismissed": item.dismissed,
     }
 

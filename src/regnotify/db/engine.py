@@ -9,10 +9,15 @@ the process (hundreds of requests, or sends) between two statements: the lock wa
 1 ms of work. Reads, which SQLite runs beside the writer, stay on aiosqlite's threads. The cost:
 if something outside regnotify holds SQLite's lock (the ``sqlite3`` shell, a migration run while
 the service runs), a write blocks the process for up to the busy timeout instead of only itself.
+
+A SQLite database holds password hashes, tokens and e-mail addresses, so its files are the owner's
+alone whatever the umask: the database file is made 0600 before SQLite opens it (SQLite gives its
+-wal and -shm the database file's mode), in a directory made 0700 (``private_directory``).
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +30,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from regnotify.config import PRIVATE_FILE, private_directory, private_file
 from regnotify.db.writer_turn import WriterTurn
 
 # Execution option that marks a read-only transaction, so SQLite opens it DEFERRED
@@ -85,8 +91,8 @@ def create_engine(
     ``inline`` (SQLite files): statements run on the event loop's thread (``InlineConnection``)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            _private_database_file(Path(parsed.database))
         if inline and parsed.database:
             engine = create_async_engine(url, echo=echo, async_creator=_inline_creator(parsed.database))
         else:
@@ -102,6 +108,20 @@ def create_engine(
         pool_timeout=10,
         connect_args={"connect_timeout": 5},
     )
+
+
+def _private_database_file(database: Path) -> None:
+    """Create ``database`` empty and 0600 unless it exists (SQLite takes an empty file for an empty
+    database), in a private directory; tighten the files an older version left open to others."""
+    private_directory(database.parent, database=database.name)
+    try:
+        fd = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            private_file(Path(f"{database}{suffix}"))
+    else:
+        os.fchmod(fd, PRIVATE_FILE)  # os.open's mode went through the umask
+        os.close(fd)
 
 
 class Database:

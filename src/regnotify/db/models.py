@@ -52,6 +52,11 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The source token whose event created it (counted against SOURCE_MAX_NEW_NAMESPACES); null
+    # for organizations an operator made, and for those created before this was recorded.
+    created_by_token_id: Mapped[int | None] = mapped_column(
+        ForeignKey("api_tokens.id", ondelete="SET NULL"), index=True
+    )
 
 
 class Team(Base):
@@ -133,6 +138,9 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A service token's namespaces (a JSON list of names): it posts to those only. Null: every
+    # namespace (``--all-namespaces``, and every token made before scopes existed).
+    namespaces: Mapped[list[str] | None] = mapped_column(JSONDocument)
 
 
 class Notification(Base):

@@ -15,7 +15,8 @@ turn for its own queued writers was tried: the ingest benchmark's p99 got worse,
 against 73–86 ms.)
 
 SQLite's own lock still guards the data; this only orders the queue, so a writer that does not
-take part (the sqlite3 shell, say) is safe, merely unordered.
+take part (the sqlite3 shell, say) is safe, merely unordered. Both files are 0600: anyone who can
+open one can ``flock`` it, and so hold up every writer.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import stat
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 HANDOVER_SECONDS = 0.001
+LOCK_FILE_MODE = 0o600
 
 
 class WriterTurn:
@@ -61,9 +64,9 @@ class WriterTurn:
     def _files(self) -> tuple[int, int]:
         if self._turn is None or self._waiting is None:
             assert self.lock_path is not None
-            self._turn = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._turn = _open_private(self.lock_path)
             waiting_path = self.lock_path.with_name(self.lock_path.name.removesuffix(".lock") + ".wait")
-            self._waiting = os.open(waiting_path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._waiting = _open_private(waiting_path)
         return self._turn, self._waiting
 
     def close(self) -> None:
@@ -71,6 +74,16 @@ class WriterTurn:
             if fd is not None:
                 os.close(fd)
         self._turn = self._waiting = None
+
+
+def _open_private(path: Path) -> int:
+    """``path`` opened for locking, created if need be; 0600 whatever the umask or an older version
+    left (a file of another user's stays as it is)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, LOCK_FILE_MODE)
+    if stat.S_IMODE(os.fstat(fd).st_mode) != LOCK_FILE_MODE:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, LOCK_FILE_MODE)
+    return fd
 
 
 async def _take(turn: int, waiting: int) -> None:

@@ -108,12 +108,9 @@ class DatabaseInbox:
                 select(Delivery.id).where(Delivery.uuid == outgoing.delivery_id)
             )
             users = await target_users(session, repository, target_kind, target_name)
-            metadata = {
-                **outgoing.payload,
-                "summary": outgoing.summary,
-                "level": outgoing.level,
-                "notification_uuid": outgoing.notification_uuid,
-            }
+            # The event's payload (Quay's metadata) and the bell's sentence. Not which notification
+            # sent it: that is for the repository's admins, and every reader of it may be told.
+            metadata = {**outgoing.payload, "summary": outgoing.summary, "level": outgoing.level}
             await add_notices(
                 session,
                 users,

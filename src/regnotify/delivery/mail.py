@@ -18,6 +18,7 @@ import asyncio
 import base64
 import logging
 import mailbox
+import os
 import ssl
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -27,6 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import aiosmtplib
+
+from regnotify.config import PRIVATE_FILE
 
 if TYPE_CHECKING:
     from regnotify.config import Settings
@@ -207,9 +210,11 @@ class MaildirMailClient:
         return f"maildir:{key}"
 
     def _write(self, message: EmailMessage) -> str:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.settings.make_data_dir()  # 0700; mailbox makes the maildir's own directories 0700
         box = mailbox.Maildir(self.path, create=True)
-        return box.add(message)
+        key = box.add(message)
+        os.chmod(self.path / "new" / key, PRIVATE_FILE)  # mailbox writes it through the umask
+        return key
 
 
 def mail_client(settings: Settings) -> MailClient:

@@ -5,6 +5,9 @@ events), one event per body in 3.x (``…events.v2+json``), or plain JSON. Only 
 with a tag becomes a ``repo_push``; pushes by digest alone (the platform manifests of a
 multi-arch push, whose index then arrives with the tag), blob pushes, pulls, mounts and deletes
 are counted and ignored. Unknown fields are ignored. Parsing never raises on any JSON value.
+Nothing it passes on holds text a database cannot store (PostgreSQL takes no NUL characters, UTF-8
+no lone surrogates): an event id or repository with such text is rejected, a request host with it
+ignored, and the tag and digest patterns exclude it.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 MAX_EXCERPT = 2000
 # Distribution posts one event per envelope or a handful; a body holding more is not a registry's.
 MAX_ENVELOPE_EVENTS = 1000
+NUL_REFUSED = "holds a NUL character (\\u0000): NUL characters are not allowed"  # PostgreSQL stores none
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,8 @@ def classify(event: Any) -> TagPush | Skipped:
         return Skipped(None, True, "event id longer than 255 characters", excerpt(event))
     if event_id is not None and not is_unicode_text(event_id):
         return Skipped(None, True, "event id is not Unicode text (it holds a lone surrogate)", excerpt(event))
+    if event_id is not None and "\x00" in event_id:  # PostgreSQL stores no NUL in text
+        return Skipped(None, True, f"event id {NUL_REFUSED}", excerpt(event))
     action = _text(event, "action")
     if action != "push":
         return Skipped(event_id, False, f"action {action or '(none)'} does not notify", "")
@@ -99,11 +105,13 @@ def classify(event: Any) -> TagPush | Skipped:
     digest = _text(target, "digest")
     if repository is None or digest is None:
         return Skipped(event_id, True, "tag push without repository or digest", excerpt(event))
+    if "\x00" in repository:
+        return Skipped(event_id, True, f"repository {NUL_REFUSED}", excerpt(event))
     if not TAG_RE.match(tag):
         return Skipped(event_id, True, f"invalid tag {tag[:130]!r}", excerpt(event))
     if not DIGEST_RE.match(digest) or len(digest) > 255:
         return Skipped(event_id, True, f"invalid digest {digest[:80]!r}", excerpt(event))
     request_host = _text(event.get("request"), "host")
-    if request_host is not None and not is_unicode_text(request_host):
+    if request_host is not None and (not is_unicode_text(request_host) or "\x00" in request_host):
         request_host = None
     return TagPush(event_id, repository, tag, digest, request_host[:255] if request_host else None)

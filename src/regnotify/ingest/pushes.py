@@ -5,8 +5,14 @@ tag → digest pair seen again within the window notifies once.
 a shared transaction) in a handful of statements whatever the list's length: one locking read and
 at most one insert and one update of the tags' rows, one insert of the events, one of their
 deliveries. It judges the pushes in list order, exactly as if each had been recorded alone, one
-after the other: a later push of a tag is judged against the earlier one. Its statements are Core
-statements built once, run on the session's connection (the ORM layer would cost more than they do).
+after the other: a later push of a tag is judged against the earlier one. Only a push that is
+stored moves its tag's window: one refused (its event id was used for another event, its payload
+cannot be built) or counted a duplicate changes nothing. The insert of the events is what finds an
+event id stored before (or by a concurrent request), so when it skips one, the batch is judged
+again knowing it, and the few statements that takes set the rest right (a read of the earlier
+events; the events and tag rows of pushes no longer stored deleted, those of pushes now stored
+inserted). Its statements are Core statements built once, run on the session's connection (the ORM
+layer would cost more than they do).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -60,6 +66,9 @@ EARLIER_EVENTS = select(EVENTS.c.repository_id, EVENTS.c.external_id, EVENTS.c.k
     EVENTS.c.external_id.in_(bindparam("external_ids", expanding=True)),
 )
 INSERT_DELIVERIES = DELIVERIES.insert()
+# Corrections, when the batch is judged again: events and fresh tag rows of pushes no longer stored.
+DELETE_EVENTS = delete(EVENTS).where(EVENTS.c.id.in_(bindparam("event_ids", expanding=True)))
+DELETE_TAG_ROWS = delete(TAGS).where(TAGS.c.id.in_(bindparam("row_ids", expanding=True)))
 
 
 @cache
@@ -131,12 +140,14 @@ async def ensure_repository(session: AsyncSession, full_name: str) -> Repository
 @dataclass
 class _TagRow:
     id: int
-    digest: str
+    digest: str  # as stored now
     notified_at: datetime
-    fresh: bool = False  # inserted by this call for the first push of its tag: that push notifies
+    inserted: bool = False  # inserted by this call (with its first push's digest): no notification yet
 
 
 TagKey = tuple[int, str]  # repository id, tag
+EventKey = tuple[int, str]  # repository id, the source's event id
+TagState = tuple[str, datetime | None]  # the digest last notified and when (None: never)
 
 
 async def _lock_tag_rows(connection: AsyncConnection, keys: Sequence[TagKey]) -> dict[TagKey, _TagRow]:
@@ -154,18 +165,14 @@ async def _lock_tag_rows(connection: AsyncConnection, keys: Sequence[TagKey]) ->
     }
 
 
-async def _windows_allow(
-    connection: AsyncConnection, pushes: Sequence[tuple[int, str, str]], window: float
-) -> list[bool]:
-    """For each (repository id, tag, digest) in order: record it and say whether it notifies (not
-    the same digest for that tag within the window).
+async def _tag_rows(
+    connection: AsyncConnection, pushes: Sequence[tuple[int, str, str]], now: datetime
+) -> dict[TagKey, _TagRow]:
+    """The rows of the tags of ``pushes`` (repository id, tag, digest), locked while this
+    transaction decides, so concurrent pushes of one tag are judged one after the other.
 
-    The tags' rows are locked while this transaction decides, so concurrent pushes of one tag are
-    judged one after the other. A tag's first push inserts its row unless a concurrent one just
-    did; it is then judged against that one."""
-    if not pushes:
-        return []
-    now = utcnow()
+    A tag without a row gets one (holding its first push's digest, the row that push would leave),
+    unless a concurrent push just inserted it; the tag is then judged against that one."""
     keys = list(dict.fromkeys((repository_id, tag) for repository_id, tag, _ in pushes))
     rows = await _lock_tag_rows(connection, keys)
     missing = [key for key in keys if key not in rows]
@@ -182,35 +189,114 @@ async def _windows_allow(
         )
         for row in inserted:
             key = (row.repository_id, row.tag)
-            rows[key] = _TagRow(row.id, first_digest[key], now, fresh=True)
+            rows[key] = _TagRow(row.id, first_digest[key], now, inserted=True)
         beaten = [key for key in missing if key not in rows]  # a concurrent writer stored them first
         if beaten:
             rows.update(await _lock_tag_rows(connection, beaten))
+    return rows
 
-    allowed: list[bool] = []
-    changed: dict[int, _TagRow] = {}
-    for repository_id, tag, digest in pushes:
-        row = rows.get((repository_id, tag))
-        if row is None:  # the row that beat ours is gone again (its repository deleted): notify
-            allowed.append(True)
-        elif row.fresh:
-            row.fresh = False
-            allowed.append(True)
-        elif row.digest == digest and now - row.notified_at < timedelta(seconds=window):
-            allowed.append(False)
-        else:
-            row.digest, row.notified_at = digest, now
-            changed[row.id] = row
-            allowed.append(True)
-    if changed:
-        await connection.execute(
-            UPDATE_TAG_ROWS,
-            [
-                {"row_id": row_id, "new_digest": row.digest, "new_notified_at": row.notified_at}
-                for row_id, row in changed.items()
-            ],
-        )
-    return allowed
+
+@dataclass
+class _Judgement:
+    """What a batch comes to: the pushes to store (in order), why the others are not stored, and
+    each tag's state once the stored ones are."""
+
+    stored: list[int]
+    others: dict[int, PushOutcome]
+    tags: dict[TagKey, TagState]
+
+
+class _Batch:
+    """The pushes being recorded, their events (built once, when first needed) and how to judge them."""
+
+    def __init__(
+        self,
+        pushes: Sequence[PushToRecord],
+        repositories: dict[str, Repository],
+        judged: list[int],
+        settings: Settings,
+        now: datetime,
+    ) -> None:
+        self.pushes = pushes
+        self.repositories = repositories
+        self.judged = judged  # the indexes of the pushes whose repository could be used
+        self.settings = settings
+        self.now = now
+        self.kind = get_event_kind("repo_push")
+        self.events: dict[int, dict[str, Any] | EventError] = {}  # by the push's index
+
+    def repository_id(self, index: int) -> int:
+        return self.repositories[self.pushes[index].repository].id
+
+    def event(self, index: int) -> dict[str, Any] | EventError:
+        """The values of the push's event row, or why its payload cannot be built."""
+        if index not in self.events:
+            push = self.pushes[index]
+            repository = self.repositories[push.repository]
+            try:
+                payload = self.kind.build_payload(
+                    repository_ref(repository, self.settings, registry_host=push.registry_host),
+                    {"updated_tags": {push.tag: push.digest}},
+                )
+            except EventError as exc:
+                self.events[index] = exc
+            else:
+                self.events[index] = {
+                    "uuid": str(uuid.uuid4()),
+                    "repository_id": repository.id,
+                    "kind": self.kind.name,
+                    "payload": payload,
+                    "source": push.source,
+                    "external_id": push.external_id,
+                    "is_test": False,
+                    "received_at": self.now,
+                }
+        return self.events[index]
+
+    def judge(self, rows: dict[TagKey, _TagRow], taken: dict[EventKey, tuple[str, Any] | None]) -> _Judgement:
+        """Each push in order, as if recorded alone after the ones before it: a duplicate when its
+        tag was notified of its digest within the window, refused when its payload cannot be built
+        or its event id was used for another event (a duplicate when for the same one), else stored.
+        ``taken``: event ids stored before this batch, with their events' kind and payload (None
+        when that event is gone). Pure: nothing is written."""
+        window = timedelta(seconds=self.settings.push_window_seconds)
+        tags: dict[TagKey, TagState] = {
+            key: (row.digest, None if row.inserted else row.notified_at) for key, row in rows.items()
+        }
+        ids: dict[EventKey, tuple[str, Any]] = {}  # event ids this batch stores, with their events
+        stored: list[int] = []
+        others: dict[int, PushOutcome] = {}
+        for index in self.judged:
+            push = self.pushes[index]
+            tag_key = (self.repository_id(index), push.tag)
+            if tag_key in tags:  # else the row that beat ours is gone again (its repository deleted)
+                digest, notified_at = tags[tag_key]
+                if notified_at is not None and digest == push.digest and self.now - notified_at < window:
+                    others[index] = DUPLICATE
+                    continue
+            values = self.event(index)
+            if isinstance(values, EventError):
+                others[index] = PushOutcome(False, values)
+                continue
+            if push.external_id is not None:
+                id_key = (tag_key[0], push.external_id)
+                if id_key in ids or id_key in taken:
+                    earlier = ids[id_key] if id_key in ids else taken[id_key]
+                    same = earlier == (values["kind"], values["payload"])
+                    others[index] = (
+                        DUPLICATE if same else PushOutcome(False, EventConflict.reused(push.external_id))
+                    )
+                    continue
+                ids[id_key] = (values["kind"], values["payload"])
+            if tag_key in tags:
+                tags[tag_key] = (push.digest, self.now)
+            stored.append(index)
+        return _Judgement(stored, others, tags)
+
+    def stored_event(self, index: int) -> dict[str, Any]:
+        values = self.events[index]
+        assert not isinstance(values, EventError)  # judged stored: its event was built
+        return values
 
 
 async def record_tag_pushes(
@@ -219,7 +305,7 @@ async def record_tag_pushes(
     """Store each push that notifies as a ``repo_push`` event and queue its deliveries, in the
     caller's transaction; an outcome per push, in order. A push that cannot be used (a repository
     name that is not valid, an event id reused for another event) gets an ``error`` and leaves
-    the others alone."""
+    the others alone, and its tag as it was."""
     outcomes: list[PushOutcome | None] = [None] * len(pushes)
     repositories: dict[str, Repository] = {}
     refused: dict[str, Exception] = {}
@@ -231,66 +317,63 @@ async def record_tag_pushes(
     for index, push in enumerate(pushes):
         if push.repository in refused:
             outcomes[index] = PushOutcome(False, refused[push.repository])
+    judged = [index for index, outcome in enumerate(outcomes) if outcome is None]
+    if not judged:
+        return [outcome or DUPLICATE for outcome in outcomes]
 
     # the rest are Core statements: straight on the connection, no ORM layer to go through
     connection = await session.connection()
-    judged = [index for index, outcome in enumerate(outcomes) if outcome is None]
-    allowed = await _windows_allow(
-        connection,
-        [(repositories[pushes[i].repository].id, pushes[i].tag, pushes[i].digest) for i in judged],
-        settings.push_window_seconds,
+    batch = _Batch(pushes, repositories, judged, settings, utcnow())
+    rows = await _tag_rows(
+        connection, [(batch.repository_id(i), pushes[i].tag, pushes[i].digest) for i in judged], batch.now
     )
-    kind = get_event_kind("repo_push")
-    now = utcnow()
-    events: dict[int, dict[str, Any]] = {}  # by the push's index
-    for index, allow in zip(judged, allowed, strict=True):
-        if not allow:
-            outcomes[index] = DUPLICATE
-            continue
-        push = pushes[index]
-        repository = repositories[push.repository]
-        try:
-            payload = kind.build_payload(
-                repository_ref(repository, settings, registry_host=push.registry_host),
-                {"updated_tags": {push.tag: push.digest}},
-            )
-        except EventError as exc:
-            outcomes[index] = PushOutcome(False, exc)
-            continue
-        events[index] = {
-            "uuid": str(uuid.uuid4()),
-            "repository_id": repository.id,
-            "kind": kind.name,
-            "payload": payload,
-            "source": push.source,
-            "external_id": push.external_id,
-            "is_test": False,
-            "received_at": now,
-        }
-    if not events:
+    taken: dict[EventKey, tuple[str, Any] | None] = {}
+    event_ids: dict[int, int] = {}  # the events inserted so far: row id by the push's index
+    while True:
+        judgement = batch.judge(rows, taken)
+        stored = set(judgement.stored)
+        unwanted = [event_ids.pop(index) for index in list(event_ids) if index not in stored]
+        if unwanted:  # judged again: pushes stored a moment ago are not any more
+            await connection.execute(DELETE_EVENTS, {"event_ids": unwanted})
+        wanted = [index for index in judgement.stored if index not in event_ids]
+        if not wanted:
+            break
+        # One insert; an event id stored before (or by a concurrent request) is skipped.
+        inserted = await connection.execute(
+            _insert_events(connection.dialect.name), [batch.stored_event(index) for index in wanted]
+        )
+        by_uuid = {row.uuid: row.id for row in inserted}
+        skipped = []
+        for index in wanted:
+            row_id = by_uuid.get(batch.stored_event(index)["uuid"])
+            if row_id is None:
+                skipped.append(index)
+            else:
+                event_ids[index] = row_id
+        if not skipped:
+            break
+        taken.update(await _earlier_events(connection, [batch.stored_event(index) for index in skipped]))
+    await _write_tag_rows(connection, rows, judgement.tags)
+    for index, outcome in judgement.others.items():
+        outcomes[index] = outcome
+    if not judgement.stored:
         return [outcome or DUPLICATE for outcome in outcomes]
 
-    # One insert; an event id seen before is skipped, and compared below.
-    stored = await connection.execute(_insert_events(connection.dialect.name), list(events.values()))
-    event_ids = {row.uuid: row.id for row in stored}
-    skipped = [index for index, values in events.items() if values["uuid"] not in event_ids]
-    if skipped:
-        await _judge_reposts(connection, {index: events.pop(index) for index in skipped}, outcomes)
-
+    kind = batch.kind
     candidates = await enabled_notifications(
-        session, {values["repository_id"] for values in events.values()}, kind.name
+        session, {batch.repository_id(index) for index in judgement.stored}, kind.name
     )
     deliveries: list[dict[str, Any]] = []
-    for index, values in events.items():
+    for index in judgement.stored:
+        values = batch.stored_event(index)
         matched = [
             notification.id
             for notification in await matching_notifications(
                 kind, candidates.get(values["repository_id"], []), values["payload"]
             )
         ]
-        event_id = event_ids[values["uuid"]]
         deliveries += [
-            {"uuid": str(uuid.uuid4()), "event_id": event_id, "notification_id": n, "is_test": False}
+            {"uuid": str(uuid.uuid4()), "event_id": event_ids[index], "notification_id": n, "is_test": False}
             for n in matched
         ]
         count_recorded_event(session, kind.name, pushes[index].source, len(matched))
@@ -301,18 +384,34 @@ async def record_tag_pushes(
     return [outcome or DUPLICATE for outcome in outcomes]
 
 
-async def _judge_reposts(
-    connection: AsyncConnection, reposts: dict[int, dict[str, Any]], outcomes: list[PushOutcome | None]
-) -> None:
-    """Events whose id was stored before: the same event again is a duplicate, another is refused."""
-    keys = {(values["repository_id"], values["external_id"]) for values in reposts.values()}
+async def _earlier_events(
+    connection: AsyncConnection, events: list[dict[str, Any]]
+) -> dict[EventKey, tuple[str, Any] | None]:
+    """The stored events whose ids ``events`` (skipped by the insert) reused: kind and payload (None
+    when that event is gone again)."""
+    keys = {(values["repository_id"], values["external_id"]) for values in events}
     earlier = await connection.execute(
         EARLIER_EVENTS,
         {"repository_ids": list({r for r, _ in keys}), "external_ids": list({e for _, e in keys})},
     )
     found = {(row.repository_id, row.external_id): (row.kind, row.payload) for row in earlier}
-    for index, values in reposts.items():
-        if found.get((values["repository_id"], values["external_id"])) == (values["kind"], values["payload"]):
-            outcomes[index] = DUPLICATE
-        else:
-            outcomes[index] = PushOutcome(False, EventConflict.reused(values["external_id"]))
+    return {key: found.get(key) for key in keys}
+
+
+async def _write_tag_rows(
+    connection: AsyncConnection, rows: dict[TagKey, _TagRow], tags: dict[TagKey, TagState]
+) -> None:
+    """Leave each tag's row as its stored pushes left it: updated where they moved it, and a row
+    inserted for a tag none of whose pushes was stored deleted again."""
+    changed: list[dict[str, Any]] = []
+    unused: list[int] = []
+    for key, row in rows.items():
+        digest, notified_at = tags[key]
+        if notified_at is None:
+            unused.append(row.id)
+        elif (digest, notified_at) != (row.digest, row.notified_at):
+            changed.append({"row_id": row.id, "new_digest": digest, "new_notified_at": notified_at})
+    if changed:
+        await connection.execute(UPDATE_TAG_ROWS, changed)
+    if unused:
+        await connection.execute(DELETE_TAG_ROWS, {"row_ids": unused})

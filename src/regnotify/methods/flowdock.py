@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from email.utils import parseaddr
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from regnotify.config import Settings
 from regnotify.methods.base import NotificationMethod, ValidationContext, check_token, url_destination
 from regnotify.methods.http_send import homepage_of, post_json
+from regnotify.methods.path_segment import NotOneSegment, check_segment, path_segment
 from regnotify.methods.sending import Outgoing, Senders, SendResult
 
 SOURCE = "regnotify"
@@ -17,8 +17,11 @@ _PROJECT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ
 
 
 def flowdock_url(base_url: str, token: str) -> str:
-    """The team inbox endpoint; the token is in the path (Flowdock's API), so summaries mask it."""
-    return f"{base_url.rstrip('/')}/v1/messages/team_inbox/{quote(token, safe='')}"
+    """The team inbox endpoint; the token is in the path (Flowdock's API), so summaries mask it.
+
+    The token is percent-encoded as one path segment; NotOneSegment (a ValueError) for ``.`` or ``..``.
+    """
+    return f"{base_url.rstrip('/')}/v1/messages/team_inbox/{path_segment(token, 'flowdock flow_api_token')}"
 
 
 def project_name(namespace: str, repository: str) -> str:
@@ -54,7 +57,8 @@ class FlowdockMethod(NotificationMethod):
     secret_fields: ClassVar[tuple[str, ...]] = ("flow_api_token",)
 
     async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
-        return {"flow_api_token": check_token(config.get("flow_api_token"), "flow_api_token", self.name)}
+        token = check_token(config.get("flow_api_token"), "flow_api_token", self.name)
+        return {"flow_api_token": check_segment(token, "flow_api_token", "the flow's API token")}
 
     def destination(self, config: dict[str, Any], settings: Settings) -> str | None:
         return url_destination(settings.flowdock_base_url)
@@ -64,5 +68,8 @@ class FlowdockMethod(NotificationMethod):
         if not isinstance(token, str) or not token:
             return SendResult(ok=False, error="flowdock config has no flow_api_token", permanent=True)
         settings = senders.settings
-        message = flowdock_message(outgoing, settings.mail_from)
-        return await post_json(senders, flowdock_url(settings.flowdock_base_url, token), message)
+        try:
+            url = flowdock_url(settings.flowdock_base_url, token)
+        except NotOneSegment as exc:  # stored before validation refused it: never climb out of the base
+            return SendResult(ok=False, error=str(exc), permanent=True)
+        return await post_json(senders, url, flowdock_message(outgoing, settings.mail_from))

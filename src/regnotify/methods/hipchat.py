@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from regnotify.config import Settings
 from regnotify.methods.base import (
@@ -15,6 +14,7 @@ from regnotify.methods.base import (
     url_destination,
 )
 from regnotify.methods.http_send import post_json
+from regnotify.methods.path_segment import NotOneSegment, check_segment, path_segment
 from regnotify.methods.sending import Outgoing, Senders, SendResult
 
 MAX_ROOM_LENGTH = 100
@@ -22,8 +22,11 @@ COLORS = {"info": "gray", "warning": "yellow", "error": "red", "success": "green
 
 
 def hipchat_url(base_url: str, room: str) -> str:
-    """``{base}/v2/room/{room}/notification``; the token goes in a header, never in the URL (or logs)."""
-    return f"{base_url.rstrip('/')}/v2/room/{quote(room, safe='')}/notification"
+    """``{base}/v2/room/{room}/notification``; the token goes in a header, never in the URL (or logs).
+
+    The room is percent-encoded as one path segment; NotOneSegment (a ValueError) for ``.`` or ``..``.
+    """
+    return f"{base_url.rstrip('/')}/v2/room/{path_segment(room, 'hipchat room_id')}/notification"
 
 
 def hipchat_message(outgoing: Outgoing) -> dict[str, Any]:
@@ -36,7 +39,7 @@ def hipchat_message(outgoing: Outgoing) -> dict[str, Any]:
 
 
 def normalize_room(value: object) -> str:
-    """A room id as a string of digits, or a room name; the sender percent-encodes it."""
+    """A room id as a string of digits, or a room name: one URL path segment, percent-encoded at send."""
     if value is None or value == "":
         raise MethodConfigError("Missing room_id: the hipchat method needs a room id or name")
     if isinstance(value, bool) or not isinstance(value, int | str):
@@ -55,7 +58,7 @@ def normalize_room(value: object) -> str:
         raise MethodConfigError(f"room_id is too long: at most {MAX_ROOM_LENGTH} characters")
     if any(ch < " " or ch == "\x7f" or not ch.isprintable() for ch in room):
         raise MethodConfigError("room_id must not contain control characters")
-    return room
+    return check_segment(room, "room_id", "one room number or name")
 
 
 class HipChatMethod(NotificationMethod):
@@ -80,6 +83,9 @@ class HipChatMethod(NotificationMethod):
         if not isinstance(token, str) or not token or room is None or room == "":
             error = "hipchat config needs notification_token and room_id"
             return SendResult(ok=False, error=error, permanent=True)
-        url = hipchat_url(senders.settings.hipchat_base_url, str(room))
+        try:
+            url = hipchat_url(senders.settings.hipchat_base_url, str(room))
+        except NotOneSegment as exc:  # stored before validation refused it: never climb out of the base
+            return SendResult(ok=False, error=str(exc), permanent=True)
         headers = {"Authorization": f"Bearer {token}"}
         return await post_json(senders, url, hipchat_message(outgoing), headers=headers)

@@ -1,4 +1,10 @@
-"""The Microsoft Teams method: an incoming-webhook or Workflows URL (beyond Quay)."""
+"""The Microsoft Teams method: an incoming-webhook or Workflows URL (beyond Quay).
+
+An Adaptive Card's TextBlock is markdown (``[text](url)`` is a link), and event text comes from
+whoever pushes or builds; Teams has no reliable escape for it. So event text goes only into
+TextRun elements of RichTextBlocks, which Adaptive Cards render as plain text (no markdown). The
+one link, to the repository (or build) page, is our own ``Action.OpenUrl``.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +20,19 @@ CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 COLORS = {"error": "attention", "warning": "warning", "success": "good", "primary": "good", "info": "default"}
 
 
+def text_block(text: str, **style: str) -> dict[str, Any]:
+    """A RichTextBlock with one TextRun: ``text`` shown as it is, never read as markdown."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
+
+
 def teams_message(outgoing: Outgoing) -> dict[str, Any]:
-    """An Adaptive Card message, the shape Teams incoming webhooks and Workflows triggers accept."""
-    card: dict[str, Any] = {
-        "$schema": CARD_SCHEMA,
-        "type": "AdaptiveCard",
-        "version": "1.4",
-        "body": [
-            {
-                "type": "TextBlock",
-                "text": outgoing.summary,
-                "weight": "bolder",
-                "wrap": True,
-                "color": COLORS.get(outgoing.level, "default"),
-            },
-            {"type": "TextBlock", "text": outgoing.text, "wrap": True},
-        ],
-    }
+    """An Adaptive Card message, the shape Teams incoming webhooks and Workflows triggers accept.
+
+    The summary, then one block per line of the plain-text message (a TextRun has no line breaks).
+    """
+    body = [text_block(outgoing.summary, weight="bolder", color=COLORS.get(outgoing.level, "default"))]
+    body += [text_block(line) for line in outgoing.text.split("\n") if line.strip()]
+    card: dict[str, Any] = {"$schema": CARD_SCHEMA, "type": "AdaptiveCard", "version": "1.4", "body": body}
     homepage = homepage_of(outgoing.payload)
     if homepage is not None:
         card["actions"] = [{"type": "Action.OpenUrl", "title": "View repository", "url": homepage}]

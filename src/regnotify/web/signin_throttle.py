@@ -1,6 +1,11 @@
 """Sign-in rate limit, in process: after ``max_failures`` wrong passwords for one username from one
 client within ``window`` seconds, that pair must wait until the oldest failure leaves the window.
 
+The client is the address uvicorn gives the request (``request.client``): the connection's own,
+unless it comes from a proxy named in ``TRUSTED_PROXIES``, whose X-Forwarded-For then names the
+client (``serve`` passes that list to uvicorn). Trusting the header from anyone else would let a
+caller pick a fresh "client" for every guess.
+
 In-process on purpose: it needs no table and no clean-up job. Each ``serve`` process counts on its
 own, so N processes allow N times the attempts; that still turns guessing into a crawl.
 """

@@ -54,8 +54,11 @@ PRINCIPALS = (
     "org_admin",
     "superuser",
     "service",
+    "acme_source",
+    "other_source",
     "revoked",
 )
+SOURCES = ("service", "acme_source", "other_source")  # service tokens: every namespace, acme, globex
 
 
 @pytest.fixture
@@ -79,6 +82,9 @@ async def world(database: Database) -> World:
         for name, user in users.items():
             world.tokens[name] = (await accounts.issue_token(s, name=name, user=user)).secret
         world.tokens["service"] = (await accounts.issue_token(s, name="ci")).secret
+        for who, namespace in (("acme_source", "acme"), ("other_source", "globex")):
+            issued = await accounts.issue_token(s, name=f"{namespace}-ci", namespaces=[namespace])
+            world.tokens[who] = issued.secret
         revoked = await accounts.issue_token(s, name="old", user=users["admin"])
         world.tokens["revoked"] = revoked.secret
         await accounts.revoke_token(s, revoked.id)

@@ -5,13 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, update
 
 from regnotify.db import Database
-from regnotify.db.models import Delivery, Event, Notification
+from regnotify.db.models import Delivery, Event, InboxItem, Notification, Repository, User
+from regnotify.delivery.inbox import DatabaseInbox, add_notices
 
 from .conftest import World
 from .test_notifications_api import assert_quay_error
+from .test_quay_differences import outgoing
 
 EVENTS = "/api/v1/repository/acme/app/events"
 NOTIFICATIONS = "/api/v1/repository/acme/app/notification/"
@@ -183,3 +186,62 @@ async def test_list_events_newest_first(client: httpx.AsyncClient, world: World)
     assert response.status_code == 200
     tags = [list(e["payload"]["updated_tags"]) for e in response.json()["events"]]
     assert tags == [["two"], ["one"]]
+
+
+# -- what each role sees ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["anonymous", "noaccess", "reader", "writer", "admin", "org_admin"])
+async def test_test_events_and_who_posted_are_for_admins_only(
+    client: httpx.AsyncClient, world: World, database: Database, who: str
+) -> None:
+    """On a public repository anyone reads the events list; only its admins see test events (who
+    pressed Test) and each event's source (which user or token posted it)."""
+    async with database.write() as session:
+        await session.execute(update(Repository).where(Repository.name == "app").values(visibility="public"))
+    uuid = await subscribe(client, world, "repo_push", {})
+    tested = await client.post(f"{NOTIFICATIONS}{uuid}/test", headers=world.headers("admin"))
+    assert tested.status_code == 200, tested.text
+    posted = await post(client, world, {"kind": "repo_push", "data": {"updated_tags": {"v1": DIGEST}}})
+    assert posted.status_code == 201, posted.text
+
+    response = await client.get(EVENTS, headers=world.headers(who))
+    assert response.status_code == 200, response.text
+    events = response.json()["events"]
+    if who in ("admin", "org_admin"):
+        assert [e["source"] for e in events] == ["user:writer", "test:user:admin"]
+    else:
+        assert [e["id"] for e in events] == [posted.json()["id"]]
+        assert "source" not in events[0], events[0]
+        assert "user:" not in response.text
+
+
+async def test_in_app_notices_carry_no_notification_uuid(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    """A notice's metadata is the event's payload (Quay's); which notification sent it is for the
+    repository's admins, on its pages, not for every reader the notice reaches."""
+    notification = await subscribe(client, world, "repo_push", {})
+    inbox = DatabaseInbox(database)
+    assert await inbox.notify(target_kind="user", target_name="reader", outgoing=outgoing(notification)) == 1
+    async with database.write() as session:
+        (stored,) = await session.scalars(select(InboxItem))
+        assert "notification_uuid" not in stored.item_metadata  # not stored either
+        reader = await session.scalar(select(User).where(User.username == "reader"))
+        assert reader is not None
+        # a notice stored before, with the uuid in it
+        await add_notices(
+            session,
+            [reader],
+            kind="repo_push",
+            metadata={"repository": "acme/app", "notification_uuid": notification},
+            repository_id=None,
+            delivery_id=None,
+        )
+    response = await client.get("/api/v1/user/notifications", headers=world.headers("reader"))
+    assert response.status_code == 200, response.text
+    notices = response.json()["notifications"]
+    assert len(notices) == 2
+    assert all("notification_uuid" not in notice["metadata"] for notice in notices), notices
+    assert notification not in response.text
+    assert notices[1]["metadata"]["updated_tags"] == ["v1"]  # the payload is still there

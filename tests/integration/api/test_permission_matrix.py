@@ -12,13 +12,14 @@ from sqlalchemy import update
 from regnotify.db import Database
 from regnotify.db.models import Delivery
 
-from .conftest import PRINCIPALS, World
+from .conftest import PRINCIPALS, SOURCES, World
 
 REPO = "/api/v1/repository/acme/app"
 ADMINS = {"admin", "org_admin", "superuser"}
 WRITERS = ADMINS | {"writer"}
 READERS = WRITERS | {"reader"}
 USERS = READERS | {"noaccess", "other_admin"}
+POSTERS = WRITERS | {"service", "acme_source"}  # a source scoped to another namespace is refused
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ ROUTES = [
     Route(
         "POST",
         f"{REPO}/events",
-        frozenset(WRITERS | {"service"}),
+        frozenset(POSTERS),
         201,
         {"kind": "repo_push", "data": {"updated_tags": {"latest": "sha256:" + "a" * 64}}},
     ),
@@ -58,41 +59,39 @@ ROUTES = [
     Route("POST", f"{REPO}/notification/{{uuid}}/deliveries/{{delivery}}/redeliver", frozenset(ADMINS), 202),
     Route("GET", f"{REPO}/authorizedemail/ops@example.com", frozenset(ADMINS), 200),
     Route("POST", f"{REPO}/authorizedemail/ops@example.com", frozenset(ADMINS), 200),
-    Route("POST", f"{REPO}/builds", frozenset(WRITERS | {"service"}), 201, {"docker_tags": ["latest"]}),
+    Route("POST", f"{REPO}/builds", frozenset(POSTERS), 201, {"docker_tags": ["latest"]}),
     Route("GET", f"{REPO}/builds", frozenset(READERS), 200),
-    Route(
-        "POST", f"{REPO}/builds/{{build}}/phase", frozenset(WRITERS | {"service"}), 200, {"phase": "started"}
-    ),
+    Route("POST", f"{REPO}/builds/{{build}}/phase", frozenset(POSTERS), 200, {"phase": "started"}),
     Route("GET", f"{REPO}/builds/{{build}}", frozenset(READERS), 200),
     Route(
         "POST",
         f"{REPO}/mirror/sync",
-        frozenset(WRITERS | {"service"}),
+        frozenset(POSTERS),
         201,
         {"status": "started", "external_reference": "mirror.example.com/acme/app"},
     ),
     Route(
         "PUT",
         f"{REPO}/tag/latest/expiration",
-        frozenset(WRITERS | {"service"}),
+        frozenset(POSTERS),
         200,
         {"expires_at": "2030-01-01T00:00:00Z"},
     ),
     Route(
         "POST",
         f"{REPO}/vulnerabilities",
-        frozenset(WRITERS | {"service"}),
+        frozenset(POSTERS),
         201,
         {"tags": ["latest"], "vulnerability": {"id": "CVE-2024-3094", "priority": "Critical"}},
     ),
     Route(
         "POST",
         f"{REPO}/vulnerabilities/import?format=trivy&tag=latest",
-        frozenset(WRITERS | {"service"}),
+        frozenset(POSTERS),
         200,
         {"SchemaVersion": 2, "Results": []},
     ),
-    Route("POST", "/api/v1/registry/events", frozenset({"service"}), 200, {"events": []}),
+    Route("POST", "/api/v1/registry/events", frozenset(SOURCES), 200, {"events": []}),
     Route("GET", "/api/v1/registry/rejections", frozenset({"superuser"}), 200),
     Route("GET", "/api/v1/user/notifications", frozenset(USERS), 200),
     Route("GET", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404),
@@ -114,7 +113,7 @@ def expected_status(route: Route, who: str) -> int:
         return route.success
     if who in ("anonymous", "revoked"):
         return 401
-    if who == "service":
+    if who in SOURCES:
         return 403
     return route.refused
 

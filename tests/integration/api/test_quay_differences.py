@@ -68,8 +68,8 @@ async def test_inbox_page_zero_is_the_first_page(
 # -- 2. a notice's organization ------------------------------------------------------------------
 
 
-def outgoing(notification_uuid: str) -> Outgoing:
-    payload = {"repository": "acme/app", "namespace": "acme", "name": "app", "updated_tags": ["v1"]}
+def outgoing(notification_uuid: str, tag: str = "v1") -> Outgoing:
+    payload = {"repository": "acme/app", "namespace": "acme", "name": "app", "updated_tags": [tag]}
     return Outgoing(
         delivery_id=str(uuids.uuid4()),
         attempt=1,
@@ -97,13 +97,13 @@ async def test_notice_organization_is_set_for_org_targets_only(
     inbox = DatabaseInbox(database)
     targets = {"user": ("user", "reader"), "team": ("team", "readers"), "org": ("org", "acme")}
     for label, (kind, name) in targets.items():
-        assert await inbox.notify(target_kind=kind, target_name=name, outgoing=outgoing(label)) >= 1
+        assert await inbox.notify(target_kind=kind, target_name=name, outgoing=outgoing(label, label)) >= 1
 
     async def organizations(who: str) -> dict[str, str | None]:
         response = await client.get(NOTICES, params={"limit": 50}, headers=world.headers(who))
         assert response.status_code == 200, response.text
         notices = response.json()["notifications"]
-        return {n["metadata"]["notification_uuid"]: n["organization"] for n in notices}
+        return {n["metadata"]["updated_tags"][0]: n["organization"] for n in notices}
 
     assert await organizations("reader") == {"user": None, "team": None}
     assert await organizations("org_admin") == {"team": None, "org": "acme"}

@@ -282,8 +282,12 @@ async def test_a_hidden_organization_is_answered_like_a_missing_one(
 async def test_organization_names_no_database_can_hold_are_missing(
     client: httpx.AsyncClient, people: World
 ) -> None:
-    for name in ("ACME", "a%00b", "x" * 300, "acme..x"):
+    for name in ("ACME", "x" * 300, "acme..x"):
         assert_quay_error(await get(client, people, f"{ORG}/{name}", "superuser"), 404, "no organization")
+    # a NUL is refused before any route, on every engine
+    assert_quay_error(
+        await get(client, people, f"{ORG}/a%00b", "superuser"), 400, "NUL characters are not allowed"
+    )
     assert_quay_error(await get(client, people, f"{ORG}/ghost", "superuser"), 404, "no organization ghost")
 
 
@@ -494,13 +498,12 @@ async def test_entities_prefix_is_normalised_and_its_wildcards_are_literal(
     assert names(await search(client, people, "writer", "READ")) == [("user", "reader")]
     assert names(await search(client, people, "writer", "org_")) == [("user", "org_admin")]
     assert names(await search(client, people, "writer", "orgx")) == [("user", "orgxadmin")]
-    for prefix in ("%", "a%", "\\", "*", "ä", "a\x00"):
+    for prefix in ("%", "a%", "\\", "*", "ä"):
         assert await search(client, people, "writer", prefix) == [], prefix
+    for url in (entities("a\x00"), entities("reader", "a\x00b", **BOTH)):
+        assert_quay_error(await get(client, people, url, "writer"), 400, "NUL characters are not allowed")
     bulk = await search(client, people, "writer", "bulk")
     assert [r["name"] for r in bulk] == [f"bulk{n:02d}" for n in range(10)]
-    assert await search(client, people, "writer", "reader", "a\x00b", **BOTH) == [
-        {"name": "reader", "kind": "user", "is_robot": False, "avatar": avatar("reader", "user")}
-    ]
 
 
 async def test_entities_prefix_length_limit(client: httpx.AsyncClient, people: World) -> None:

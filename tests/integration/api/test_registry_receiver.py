@@ -254,3 +254,56 @@ async def test_concurrent_envelopes_share_transactions_and_each_is_matched(
     )
     assert matched == sorted([("v", "v*")] * 12 + [("x", "x*")] * 12)
     assert brandnew == 1
+
+
+async def test_a_refused_event_moves_no_push_window(
+    client: httpx.AsyncClient, world: World, database: Database
+) -> None:
+    """An event refused for reusing another event's id changes nothing: the real push that follows
+    notifies. Before, the refused event had already recorded its tag → digest, so the real push of
+    the tag was counted a duplicate and nobody was notified."""
+    hook = {"event": "repo_push", "method": "webhook", "config": {"url": "https://receiver.example.com/h"}}
+    created = await client.post(
+        "/api/v1/repository/acme/app/notification/", json=hook, headers=world.headers("admin")
+    )
+    assert created.status_code == 201
+    receipt = {"accepted": 0, "duplicates": 0, "ignored": 0, "rejected": 0}
+
+    async def answer(*events: dict[str, Any]) -> dict[str, int]:
+        response = await post(client, world, list(events))
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    assert await answer(event(tag="w1", event_id="R1")) == {**receipt, "accepted": 1}
+    # a new tag, reusing R1: refused, and the tag's first push is still to come
+    assert await answer(event(tag="w2", event_id="R1")) == {**receipt, "rejected": 1}
+    async with database.read() as session:
+        assert await session.scalar(select(TagPush.tag).where(TagPush.tag == "w2")) is None
+    assert await answer(event(tag="w2", event_id="R2")) == {**receipt, "accepted": 1}
+    # a tag seen before, to a new digest, reusing R1: refused; the tag still points where it did
+    assert await answer(event(tag="w1", target_digest=digest("b"), event_id="R1")) == {
+        **receipt,
+        "rejected": 1,
+    }
+    assert await answer(event(tag="w1", event_id="R3")) == {**receipt, "duplicates": 1}  # unchanged
+    assert await answer(event(tag="w1", target_digest=digest("b"), event_id="R4")) == {
+        **receipt,
+        "accepted": 1,
+    }
+    # the same within one envelope: the refused event, then the real one
+    assert await answer(event(tag="w3", event_id="R2"), event(tag="w3", event_id="R5")) == {
+        **receipt,
+        "accepted": 1,
+        "rejected": 1,
+    }
+    assert [(next(iter(p["updated_tags"].items()))) for p in await pushes(database)] == [
+        ("w1", digest("a")),
+        ("w2", digest("a")),
+        ("w1", digest("b")),
+        ("w3", digest("a")),
+    ]
+    listed = await client.get(
+        f"/api/v1/repository/acme/app/notification/{created.json()['uuid']}/deliveries",
+        headers=world.headers("admin"),
+    )
+    assert len(listed.json()["deliveries"]) == 4

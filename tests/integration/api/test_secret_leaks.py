@@ -9,13 +9,16 @@ admin's pages (Settings, History, each delivery) are scanned for each secret.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from aiohttp import web
 from sqlalchemy import select
+from uvicorn.logging import AccessFormatter
 
 from regnotify.config import Settings
 from regnotify.crypto import secret_box
@@ -23,6 +26,7 @@ from regnotify.db import Database
 from regnotify.db.models import User
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
+from regnotify.logs import JsonFormatter
 from regnotify.web.sessions import COOKIE_NAME, start_session
 
 from .conftest import World
@@ -33,6 +37,12 @@ URL_PASSWORD = "UrlPassw0rdLeak"
 QUERY_TOKEN = "QueryTok3nLeak"
 SLACK_PATH = "SlackPathSecretLeak"
 SMTP_PASSWORD = "SmtpPassw0rdLeak"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -169,3 +179,83 @@ async def test_no_secret_in_logs_or_responses(
     for secret in secrets:
         assert secret not in logs, f"a log line holds {secret[:6]}…"
         assert secret not in outcomes, f"a response holds {secret[:6]}…"
+
+
+class Captured(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+async def test_no_confirmation_code_in_the_access_log(
+    world: World, settings: Settings, database: Database, log_format: str
+) -> None:
+    """A real uvicorn server, its logging set up as ``serve`` sets it up, serves the confirmation
+    link; the access log's lines (as printed, and every field of the records) hold no code."""
+    import uvicorn
+
+    from regnotify.app import create_app
+    from regnotify.cli import server_options
+    from regnotify.db.models import Repository
+    from regnotify.email_authorization import request_verification
+
+    from .conftest import fixed_resolver
+
+    async with database.write() as session:
+        repository = await session.scalar(select(Repository).where(Repository.name == "app"))
+        assert repository is not None
+        code = (await request_verification(session, repository, "new.person@example.com", settings)).code
+    assert code is not None
+    unknown = "UnknownConfirmationCodeLeak"
+    settings.log_format = log_format
+    settings.port = free_port()
+    saved = {
+        name: (list(lg.handlers), list(lg.filters), lg.level, lg.propagate)
+        for name in UVICORN_LOGGERS
+        for lg in [logging.getLogger(name)]
+    }
+    captured = Captured()
+    try:
+        app = create_app(settings, database=database, resolver=fixed_resolver)
+        config = uvicorn.Config(app, **server_options(settings))  # sets up logging as `serve` does
+        access = logging.getLogger("uvicorn.access")
+        access.addHandler(captured)
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            assert not serving.done(), "uvicorn did not start"
+            await asyncio.sleep(0.02)
+        base = f"http://{settings.host}:{settings.port}"
+        async with httpx.AsyncClient(base_url=base) as http:
+            shown = await http.get(f"/authrepoemail?code={code}")
+            assert shown.status_code == 200 and "new.person@example.com" in shown.text
+            assert (await http.get(f"/authrepoemail?utm=mail&code={code}&x=1")).status_code == 200
+            assert (await http.get(f"/authrepoemail?code={unknown}")).status_code == 400
+            assert (await http.get(f"/nowhere?code={unknown}")).status_code == 404
+            confirmed = await http.post("/authrepoemail", data={"code": code})
+            assert confirmed.status_code == 200 and "confirmed" in confirmed.text.lower()
+            listed = await http.get(f"{REPO}/notification/", headers=world.headers("admin"))
+            assert listed.status_code == 200
+        server.should_exit = True
+        await serving
+    finally:
+        for name, (handlers, filters, level, propagate) in saved.items():
+            lg = logging.getLogger(name)
+            lg.handlers[:], lg.filters[:] = handlers, filters
+            lg.setLevel(level)
+            lg.propagate = propagate
+
+    records = captured.records
+    assert sum("/authrepoemail" in record.getMessage() for record in records) == 4  # they were logged
+    lines = [AccessFormatter(use_colors=False).format(record) for record in records]
+    lines += [JsonFormatter().format(record) + str(record.__dict__) for record in records]
+    logged = "\n".join(lines)
+    for secret in (code, unknown, *world.tokens.values()):
+        assert secret not in logged, f"an access log line holds {secret[:6]}…"

@@ -107,7 +107,7 @@ async def test_list_format_reaches_every_consumer(
         stored = {e.is_test: e.payload for e in await session.scalars(select(Event))}
     assert stored[False]["updated_tags"] == ["v2", "latest"]
     assert stored[True]["updated_tags"] == SAMPLE_TAGS
-    listed = await client.get(f"{REPO}/events", headers=world.headers("reader"))
+    listed = await client.get(f"{REPO}/events", headers=world.headers("admin"))  # test events: admins
     assert sorted(e["payload"]["updated_tags"] for e in listed.json()["events"]) == [
         SAMPLE_TAGS,
         ["v2", "latest"],

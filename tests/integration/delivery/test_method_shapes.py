@@ -155,15 +155,22 @@ async def test_msteams_sends_an_adaptive_card(receiver: Receiver, senders: TestS
                     "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
                     "type": "AdaptiveCard",
                     "version": "1.4",
-                    "body": [
+                    "body": [  # TextRuns: event text is never read as markdown
                         {
-                            "type": "TextBlock",
-                            "text": outgoing.summary,
-                            "weight": "bolder",
-                            "wrap": True,
-                            "color": "attention",
+                            "type": "RichTextBlock",
+                            "inlines": [
+                                {
+                                    "type": "TextRun",
+                                    "text": outgoing.summary,
+                                    "weight": "bolder",
+                                    "color": "attention",
+                                }
+                            ],
                         },
-                        {"type": "TextBlock", "text": outgoing.text, "wrap": True},
+                        *(
+                            {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": line}]}
+                            for line in outgoing.text.split("\n")
+                        ),
                     ],
                     "actions": [{"type": "Action.OpenUrl", "title": "View repository", "url": HOMEPAGE}],
                 },

@@ -193,3 +193,36 @@ async def test_the_batch_reads_search_an_index(
         details = [row[3] for row in plan]
     assert any(line.startswith("SEARCH") for line in details), details
     assert not any(line.startswith("SCAN") for line in details), details
+
+
+async def test_a_refused_push_moves_no_window_even_in_one_batch(
+    database: Database, settings: Settings
+) -> None:
+    """Only stored pushes move a tag's window. The insert is what finds an event id taken, so the
+    batch is judged again without the refused pushes: later pushes of their tags are judged against
+    what the tag really held, and a new tag whose pushes were all refused leaves no row."""
+    await setup(database)
+    assert kinds(await record(database, settings, [push("v1", "a", "e1"), push("v2", "a", "e2")])) == [
+        "accepted",
+        "accepted",
+    ]
+    outcomes = await record(
+        database,
+        settings,
+        [
+            push("v1", "b", "e2"),  # e2 was another event: refused, v1 stays at a
+            push("v1", "a", "e3"),  # so a again is a duplicate within the window
+            push("v1", "b", "e4"),  # and b notifies, as it would have alone
+            push("new", "c", "e1"),  # a new tag, refused: no row left for it
+            push("v2", "d", "e2"),  # e2 again, for another event: refused, v2 stays at a
+        ],
+    )
+    assert kinds(outcomes) == ["EventConflict", "duplicate", "accepted", "EventConflict", "EventConflict"]
+    async with database.read() as s:
+        rows = dict((await s.execute(select(TagPush.tag, TagPush.digest))).all())
+        stored = [e.external_id for e in await s.scalars(select(Event).order_by(Event.id))]
+    assert rows == {"v1": digest("b"), "v2": digest("a")}
+    assert stored == ["e1", "e2", "e4"]
+    assert await count(database, Delivery) == 3
+    # the refused new tag's first real push notifies
+    assert kinds(await record(database, settings, [push("new", "c", "e5")])) == ["accepted"]
