@@ -768,7 +768,8 @@ async def prepare(
         await make_scene(db, SecretBox(secret_key), receiver.hook_url, 1)
     finally:
         await db.dispose()
-    token = (await run_cli(env, logs, "source", "create", "bench-registry", "--namespace", "acme")).strip().splitlines()[-1]
+    created = await run_cli(env, logs, "source", "create", "bench-registry", "--namespace", "acme")
+    token = created.strip().splitlines()[-1]
     return env, token
 
 

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,8 @@ import httpx
 import pytest
 
 from regnotify.db import Database
+
+from ..serving import wait_until_serving
 
 REGNOTIFY = [sys.executable, "-m", "regnotify.cli"]
 DIGEST = "sha256:b750fe79269d2ec9a3c593ef05b4332b1d1a02a62b4accb2c21d589ff2f5f2dc"
@@ -57,17 +58,7 @@ def server(environment: dict[str, str]) -> Iterator[str]:
     )
     base = f"http://127.0.0.1:{environment['REGNOTIFY_PORT']}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout else ""
-                pytest.fail(f"regnotify serve did not come up:\n{output}")
-            time.sleep(0.1)
+        wait_until_serving(process, base)
         yield base
     finally:
         process.terminate()

@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +22,8 @@ from regnotify import accounts
 from regnotify.cli import server_options
 from regnotify.config import Settings
 from regnotify.db import Database
+
+from ...serving import wait_until_serving
 
 REGNOTIFY = [sys.executable, "-m", "regnotify.cli"]
 PASSWORD = "correct horse battery"
@@ -58,17 +59,7 @@ def serving(tmp_path: Path, database: Database, **settings: str) -> Iterator[tup
     base = f"http://127.0.0.1:{env['REGNOTIFY_PORT']}"
     output: list[str] = []
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"regnotify serve did not come up:\n{process.communicate()[0]}")
-            time.sleep(0.1)
+        wait_until_serving(process, base)
         yield base, output
     finally:
         process.terminate()
