@@ -82,7 +82,6 @@ from sqlalchemy import event, func, insert, select, text
 
 from regnotify import accounts
 from regnotify.config import Settings, async_driver_url
-from regnotify.crypto import SecretBox
 from regnotify.db import Database, migrate
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.delivery import worker as worker_module
@@ -92,6 +91,7 @@ from regnotify.delivery.worker import Worker
 from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.ingest import record_event
 from regnotify.methods import get_method
+from regnotify.runtime.crypto import SecretBox
 
 T = TypeVar("T")
 

@@ -46,13 +46,13 @@ from delivery import (  # the sibling benchmark holds the shared scene and recei
     start_receiver,
 )
 
-from regnotify.crypto import SecretBox
 from regnotify.db import Database, migrate
 from regnotify.db.types import utcnow
 from regnotify.delivery.queue import Claimed, claim
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
 from regnotify.methods.sending import SendResult
+from regnotify.runtime.crypto import SecretBox
 
 
 async def timed(label: str, n: int, step: Callable[[], Awaitable[None]]) -> float:

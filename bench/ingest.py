@@ -126,11 +126,11 @@ from delivery import (  # the sibling benchmark holds the receiver, the scene an
 )
 
 from regnotify.config import async_driver_url
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Delivery, Event
 from regnotify.db.types import utcnow
-from regnotify.delivery.wakeup import CHANNEL as WAKEUP_CHANNEL
+from regnotify.db.wakeup import CHANNEL as WAKEUP_CHANNEL
+from regnotify.runtime.crypto import SecretBox
 
 MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -156,8 +156,8 @@ API_MAIN = """
 import uvicorn
 from regnotify.app import create_app
 from regnotify.config import Settings
-from regnotify.heap import freeze_startup_objects
-from regnotify.logs import configure_logging, uvicorn_log_config
+from regnotify.runtime.heap import freeze_startup_objects
+from regnotify.runtime.logs import configure_logging, uvicorn_log_config
 
 settings = Settings()
 configure_logging(settings)

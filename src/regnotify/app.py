@@ -9,15 +9,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from regnotify import __version__
-from regnotify.api import BodyLimitMiddleware, Services, health, install_error_handlers, metrics, router
+from regnotify.api import (
+    BodyLimitMiddleware,
+    RefuseNul,
+    Services,
+    health,
+    install_error_handlers,
+    metrics,
+    router,
+)
 from regnotify.api.docs_pages import install_docs
 from regnotify.config import Settings
-from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate, migration_is_current
-from regnotify.delivery.mail import mail_client
-from regnotify.delivery.running import background_worker
-from regnotify.loop_monitor import LoopMonitor
-from regnotify.notifications import Resolver, system_resolver
+from regnotify.jobs.running import background_worker
+from regnotify.outbound.addresses import Resolver, system_resolver
+from regnotify.outbound.mail import mail_client
+from regnotify.runtime.crypto import secret_box
+from regnotify.runtime.loop_monitor import LoopMonitor
 from regnotify.web import install_web
 
 log = logging.getLogger(__name__)
@@ -79,6 +87,7 @@ def create_app(
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(RefuseNul)  # NUL characters in API input: a 400 naming the field
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.include_router(router)
     app.include_router(metrics.router)

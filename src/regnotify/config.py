@@ -6,6 +6,7 @@ import ipaddress
 import logging
 import os
 import stat
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -85,6 +86,18 @@ def _holds_only_regnotify_files(path: Path, database: str | None) -> bool:
         return all(entry in ours for entry in os.listdir(path))
     except OSError:
         return False
+
+
+def parse_allowed_networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Parse operator entries such as ``127.0.0.1``, ``10.0.0.0/8`` or ``::1``; ValueError names a bad one."""
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for entry in entries:
+        text = entry.strip() if isinstance(entry, str) else entry
+        try:
+            networks.append(ipaddress.ip_network(text, strict=False))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid allowed network {entry!r}: write an address or a CIDR range") from exc
+    return networks
 
 
 class Settings(BaseSettings):
@@ -297,8 +310,6 @@ class Settings(BaseSettings):
     @field_validator("outbound_allowed_networks")
     @classmethod
     def _valid_networks(cls, value: list[str]) -> list[str]:
-        from regnotify.delivery.addresses import parse_allowed_networks
-
         parse_allowed_networks(value)  # a bad entry stops start-up with the entry named
         return value
 

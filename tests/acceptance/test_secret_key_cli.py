@@ -12,10 +12,10 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from regnotify import accounts
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Notification
 from regnotify.methods import get_method
+from regnotify.runtime.crypto import SecretBox
 
 WEBHOOK = {"url": "https://hooks.example.com/x", "secret": "whsec_" + "B" * 32}
 

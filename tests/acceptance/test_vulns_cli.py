@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from regnotify.cli import app
-from regnotify.cli_sources import read_report
+from regnotify.cli.sources import read_report
 
 from .test_walkthrough import cli, environment, server
 

@@ -24,12 +24,12 @@ from sqlalchemy import func, select
 
 from regnotify import accounts
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Delivery, DeliveryAttempt, Notification, Repository, User
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
 from regnotify.methods import get_method
+from regnotify.runtime.crypto import SecretBox
 
 DIGEST = "sha256:" + "f" * 64
 

@@ -23,8 +23,8 @@ from cryptography.fernet import Fernet
 from regnotify.accounts import issue_token
 from regnotify.app import create_app
 from regnotify.config import Settings
-from regnotify.crypto import secret_box
 from regnotify.db import Database, migrate
+from regnotify.runtime.crypto import secret_box
 from tests.conftest import require_real_part
 
 from .conftest import Record

@@ -26,9 +26,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
 
 from regnotify.config import Settings
-from regnotify.crypto import secret_box
 from regnotify.db import Database
 from regnotify.db.models import AuthorizedEmail, Delivery, DeliveryAttempt
+from regnotify.runtime.crypto import secret_box
 
 from .conftest import Record
 from .parts import BlackHole, Receiver, Scene, WorkerProcesses, free_port

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from regnotify.config import Settings
-from regnotify.crypto import secret_box
 from regnotify.db import Database
+from regnotify.runtime.crypto import secret_box
 
 from .conftest import Record
 from .parts import Receiver, Scene, WorkerProcesses

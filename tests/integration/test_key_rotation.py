@@ -10,11 +10,11 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from regnotify import accounts
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Notification
-from regnotify.key_rotation import KeysMissing, reseal_all
 from regnotify.methods import get_method
+from regnotify.notifications.key_rotation import KeysMissing, reseal_all
+from regnotify.runtime.crypto import SecretBox
 
 OLD, NEW, LOST = (Fernet.generate_key().decode() for _ in range(3))
 WEBHOOK = {"url": "https://hooks.example.com/x?token=abc", "secret": "whsec_" + "A" * 32}

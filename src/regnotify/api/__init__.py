@@ -22,6 +22,7 @@ from regnotify.api import (
 from regnotify.api.body_limit import BodyLimitMiddleware
 from regnotify.api.context import Services
 from regnotify.api.errors import ApiError, install_error_handlers
+from regnotify.api.json_body import RefuseNul
 
 router = APIRouter(prefix="/api/v1")
 # Routes match in order, one candidate at a time: the registry receiver, which takes the bulk of
@@ -43,4 +44,4 @@ router.include_router(entities.router)
 # Last: GET /repository/{repository:path} matches every path under /repository/.
 router.include_router(repositories.router)
 
-__all__ = ["ApiError", "BodyLimitMiddleware", "Services", "install_error_handlers", "router"]
+__all__ = ["ApiError", "BodyLimitMiddleware", "RefuseNul", "Services", "install_error_handlers", "router"]

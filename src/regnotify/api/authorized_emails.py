@@ -11,16 +11,15 @@ from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.delivery.mail import MailError
-from regnotify.email_authorization import (
+from regnotify.methods import MethodConfigError
+from regnotify.methods.email import normalize_email
+from regnotify.notifications.email_addresses import (
     VerificationRateLimited,
     authorization_view,
     find_authorization,
     request_verification,
 )
-from regnotify.methods import MethodConfigError
-from regnotify.methods.email import normalize_email
-from regnotify.verification_sending import send_verification
+from regnotify.notifications.verification import MailError, send_verification
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["e-mail authorization"])

@@ -10,11 +10,11 @@ from fastapi import Request
 
 from regnotify.api.token_cache import TokenCache
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.group_commit import GroupCommit
 from regnotify.methods.sending import MailClient
-from regnotify.notifications import Resolver
+from regnotify.outbound.addresses import Resolver
+from regnotify.runtime.crypto import SecretBox
 
 
 @dataclass

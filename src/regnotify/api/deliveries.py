@@ -7,14 +7,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify import delivery_log
 from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, Principal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.db.models import Delivery, DeliveryAttempt, Event, Notification
-from regnotify.delivery.wakeup import announce
-from regnotify.notifications import find_notification
+from regnotify.notifications import history
+from regnotify.notifications.registry import find_notification
 
 router = APIRouter(tags=["deliveries"])
 ServicesDep = Annotated[Services, Depends(services)]
@@ -67,7 +66,7 @@ async def _notification(
 async def _delivery(
     session: AsyncSession, notification: Notification, delivery_id: str
 ) -> tuple[Delivery, Event]:
-    found = await delivery_log.find_delivery(session, notification, delivery_id)
+    found = await history.find_delivery(session, notification, delivery_id)
     if found is None:
         raise ApiError(404, f"no delivery {delivery_id} for notification {notification.uuid}")
     return found
@@ -86,9 +85,7 @@ async def list_deliveries(
     """Deliveries of this notification, newest first, optionally of one state."""
     async with svc.db.read() as session:
         notification = await _notification(session, principal, repository, uuid)
-        rows, more = await delivery_log.deliveries_page(
-            session, notification, state=state, page=page, limit=limit
-        )
+        rows, more = await history.deliveries_page(session, notification, state=state, page=page, limit=limit)
         return {
             "deliveries": [delivery_view(d, e) for d, e in rows],
             "page": page,
@@ -104,7 +101,7 @@ async def get_delivery(
     async with svc.db.read() as session:
         notification = await _notification(session, principal, repository, uuid)
         delivery, event = await _delivery(session, notification, delivery_id)
-        attempts = await delivery_log.attempts_of(session, delivery)
+        attempts = await history.attempts_of(session, delivery)
         return {
             **delivery_view(delivery, event),
             "payload": event.payload,
@@ -121,9 +118,8 @@ async def redeliver(
         notification = await _notification(session, principal, repository, uuid)
         delivery, event = await _delivery(session, notification, delivery_id)
         try:
-            delivery_log.redeliver(delivery)
-        except delivery_log.AlreadyQueued as queued:
+            await history.redeliver(session, delivery)
+        except history.AlreadyQueued as queued:
             raise ApiError(409, str(queued)) from None
-        await announce(session)
         await mark_token_used(session, principal)
         return delivery_view(delivery, event)

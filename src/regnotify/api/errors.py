@@ -1,8 +1,8 @@
 """Errors in Quay's shape ``{status, error_type, title, detail, error_message, type}``, for every failure.
 
 Never a 500 for bad input: a value the database refuses (``DataError``: PostgreSQL takes no NUL
-characters in text, for one) is a 400 whatever let it through; and ``install_error_handlers`` also
-installs ``RefuseNul`` (``json_body``), which refuses NUL characters in API input before a route
+characters in text, for one) is a 400 whatever let it through. ``RefuseNul`` (``json_body``), which
+the application installs beside these handlers, refuses NUL characters in API input before a route
 sees them, with a message naming the field, the same on SQLite and PostgreSQL.
 """
 
@@ -120,10 +120,6 @@ def data_error_detail(exc: DataError) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    from regnotify.api.json_body import RefuseNul  # it answers through this module
-
-    app.add_middleware(RefuseNul)
-
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(request, exc.status, exc.detail, exc.headers)

@@ -3,15 +3,42 @@
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
-from regnotify.metrics import CONTENT_TYPE, exposition, read_queue_gauges
+from regnotify.db.models import Delivery, Notification
+from regnotify.db.types import utcnow
+from regnotify.runtime.metrics import (
+    CONTENT_TYPE,
+    disabled_notifications,
+    exposition,
+    oldest_pending_age,
+    pending_deliveries,
+)
 
 router = APIRouter(include_in_schema=False)
+
+
+async def read_queue_gauges(session: AsyncSession, now: datetime | None = None) -> None:
+    """Set the database gauges from one read."""
+    now = now or utcnow()
+    pending, oldest = (
+        await session.execute(
+            select(func.count(Delivery.id), func.min(Delivery.created_at)).where(Delivery.state == "pending")
+        )
+    ).one()
+    disabled = await session.scalar(
+        select(func.count(Notification.id)).where(Notification.enabled.is_(False))
+    )
+    pending_deliveries.set(pending or 0)
+    oldest_pending_age.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
+    disabled_notifications.set(disabled or 0)
 
 
 def _check_token(request: Request, svc: Services) -> None:

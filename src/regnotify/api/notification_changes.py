@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, repository_for
 from regnotify.api.context import Services, services
-from regnotify.notification_changes import MAX_PAGE, change_view, list_changes
+from regnotify.notifications.audit import MAX_PAGE, change_view, list_changes
 
 router = APIRouter(tags=["notifications"])
 MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have; beyond it SQLite cannot even compare

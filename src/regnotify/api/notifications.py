@@ -12,8 +12,7 @@ from regnotify.accounts import Role
 from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import TOO_DEEP, ApiError
-from regnotify.notification_testing import TestRateLimited, queue_test_delivery
-from regnotify.notifications import (
+from regnotify.notifications.registry import (
     NotificationError,
     check_room,
     delete_notification,
@@ -24,6 +23,7 @@ from regnotify.notifications import (
     store_notification,
     validate_notification,
 )
+from regnotify.notifications.testing import TestRateLimited, queue_test_delivery
 
 router = APIRouter(tags=["notifications"])
 ServicesDep = Annotated[Services, Depends(services)]

@@ -12,7 +12,7 @@ from regnotify.api.auth import CurrentPrincipal, mark_token_used, repository_for
 from regnotify.api.context import Services, services
 from regnotify.api.errors import ApiError
 from regnotify.ingest.distribution import TAG_RE
-from regnotify.ingest.expiry import set_expiration
+from regnotify.ingest.expirations import set_expiration
 
 router = APIRouter(tags=["tags"])
 ServicesDep = Annotated[Services, Depends(services)]

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.db.engine import Database
-from regnotify.metrics import group_commit_batch
+from regnotify.runtime.metrics import group_commit_batch
 
 log = logging.getLogger(__name__)
 

@@ -185,6 +185,12 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+# A pending delivery the destination gate holds back has ``lease_owner`` = HELD_PREFIX + its reason
+# (``held:slow``, ``held:quarantined``) until ``lease_expires_at``: the worker writes it, the
+# delivery log reads it.
+HELD_PREFIX = "held:"
+
+
 class Delivery(Base):
     """One notification's job to deliver one event: a row of the outbox queue."""
 

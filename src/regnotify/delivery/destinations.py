@@ -47,14 +47,14 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from regnotify.config import Settings
+from regnotify.db.models import HELD_PREFIX
 
 if TYPE_CHECKING:
     from regnotify.delivery.queue import Claimed
 
 MAX_TRACKED = 10_000
-HELD_SLOW = "held:slow"
-HELD_QUARANTINED = "held:quarantined"
-HELD_PREFIX = "held:"
+HELD_SLOW = HELD_PREFIX + "slow"
+HELD_QUARANTINED = HELD_PREFIX + "quarantined"
 
 
 class Verdict(Enum):

@@ -24,7 +24,7 @@ from regnotify.delivery.inbox import add_notices
 from regnotify.delivery.queue import Claimed, hold_lease
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.methods.sending import SendResult
-from regnotify.notification_changes import DISABLED, record_change
+from regnotify.notifications.audit import DISABLED, record_change
 
 log = logging.getLogger(__name__)
 

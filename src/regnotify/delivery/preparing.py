@@ -13,10 +13,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
-from regnotify.crypto import SecretBox
 from regnotify.delivery.queue import Claimed, ClaimedNotification
 from regnotify.methods import NotificationMethod
 from regnotify.methods.sending import Message, Outgoing
+from regnotify.runtime.crypto import SecretBox
 
 CACHE_SIZE = 1024
 Key = TypeVar("Key")

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from regnotify.accounts import find_repository
 from regnotify.config import Settings
 from regnotify.db import Database
-from regnotify.delivery.http import GuardedHttpClient
 from regnotify.delivery.inbox import DatabaseInbox
-from regnotify.delivery.mail import mail_client
-from regnotify.email_authorization import is_authorized
 from regnotify.methods.sending import MailClient
-from regnotify.notifications import Resolver, system_resolver
+from regnotify.notifications.email_addresses import is_authorized
+from regnotify.outbound.addresses import Resolver, system_resolver
+from regnotify.outbound.http import GuardedHttpClient
+from regnotify.outbound.mail import mail_client
 
 
 @dataclass

@@ -27,23 +27,21 @@ from datetime import datetime, timedelta
 
 from regnotify.accounts import repository_admins
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
+from regnotify.db.wakeup import Wakeup
 from regnotify.delivery.destinations import Destination, DestinationGate, Verdict
 from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
 from regnotify.delivery.outcome import Finished, disabled_mail
 from regnotify.delivery.pacing import Pacer
 from regnotify.delivery.preparing import EventMessages, OpenedConfigs, build_outgoing
 from regnotify.delivery.queue import Claimed, claim, hold, release, release_held
-from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
-from regnotify.delivery.wakeup import Wakeup
-from regnotify.ingest.expiry import scan_expiries
 from regnotify.methods import get_method
 from regnotify.methods.sending import Senders, SendResult
-from regnotify.metrics import (
+from regnotify.runtime.crypto import SecretBox
+from regnotify.runtime.metrics import (
     count_attempt,
     count_held,
     count_quarantine,
@@ -53,7 +51,6 @@ from regnotify.metrics import (
 
 log = logging.getLogger(__name__)
 
-PURGE_EVERY = 600.0  # seconds between purges of the delivery log
 UNPROVEN_SLOW_AFTER = 0.1  # seconds a full main lane waits on a destination that never answered
 
 
@@ -96,8 +93,6 @@ class Worker:
         self.messages = EventMessages()
         self.opened = OpenedConfigs(box)
         self.pacer = Pacer(db, settings.chat_sends_per_minute)
-        self._next_purge = 0.0
-        self._next_expiry_scan = 0.0
 
     async def send(self, claimed: Claimed) -> SendResult:
         """One attempt. Never raises: every problem becomes a failed SendResult."""
@@ -406,24 +401,6 @@ class Worker:
         for future in own:
             future.cancel()
 
-    async def maybe_purge(self) -> None:
-        """Purge the delivery log past its retention, at most every PURGE_EVERY seconds."""
-        if time.monotonic() < self._next_purge:
-            return
-        self._next_purge = time.monotonic() + PURGE_EVERY
-        cutoff = utcnow() - timedelta(days=self.settings.delivery_retention_days)
-        deliveries, events = await purge(self.db, cutoff)
-        if deliveries or events:
-            log.info("purged %d deliveries and %d events older than %s", deliveries, events, cutoff)
-
-    async def maybe_scan_expiries(self) -> None:
-        """Queue due ``repo_image_expiry`` events, at most every ``expiry_scan_interval`` seconds."""
-        if time.monotonic() < self._next_expiry_scan:
-            return
-        self._next_expiry_scan = time.monotonic() + self.settings.expiry_scan_interval
-        if queued := await scan_expiries(self.db, self.settings):
-            log.info("queued %d image-expiry notification(s)", queued)
-
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the sends in flight finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
@@ -442,8 +419,6 @@ class Worker:
                             stop, min(self.settings.poll_interval, UNPROVEN_SLOW_AFTER / 2), on_notify=False
                         )
                     continue
-                await self.maybe_purge()
-                await self.maybe_scan_expiries()
                 self.wakeup.event.clear()  # before claiming: a notice from now on wakes the next pause
                 got = await self.run_once() if free > 0 else 0
                 failures = 0

@@ -34,7 +34,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from regnotify.events import linear_regex
+import regnotify.events.linear_regex as linear_regex
 from regnotify.events.base import EventConfigError, EventFilter
 from regnotify.events.priorities import PRIORITIES, priority_index
 from regnotify.events.reading import field, is_unicode_text, strings

@@ -33,11 +33,11 @@ from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Repository, TagPush
 from regnotify.db.types import utcnow
 from regnotify.db.upsert import insert_unless_present
-from regnotify.delivery.wakeup import announce
+from regnotify.db.wakeup import announce
 from regnotify.events import EventError, get_event_kind
 from regnotify.ingest.matching import matching_notifications
 from regnotify.ingest.recording import EventConflict, enabled_notifications, repository_ref
-from regnotify.metrics import count_recorded_event
+from regnotify.runtime.metrics import count_recorded_event
 
 EVENTS = Event.__table__
 DELIVERIES = Delivery.__table__

@@ -19,11 +19,11 @@ from regnotify.config import Settings
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.db.upsert import dialect_of, insert_unless_present
-from regnotify.delivery.wakeup import announce
+from regnotify.db.wakeup import announce
 from regnotify.events import EventKind, RepositoryRef
 from regnotify.events.base import PayloadStyle
 from regnotify.ingest.matching import matching_notifications
-from regnotify.metrics import count_recorded_event
+from regnotify.runtime.metrics import count_recorded_event
 
 
 class EventConflict(ValueError):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox, is_sealed
+from regnotify.runtime.crypto import SecretBox, is_sealed
 
 if TYPE_CHECKING:
     from regnotify.methods.sending import Outgoing, Senders, SendResult

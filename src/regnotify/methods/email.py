@@ -20,10 +20,10 @@ from email_validator import validate_email
 from markupsafe import Markup
 
 from regnotify.config import Settings
-from regnotify.delivery.mail import MailError
 from regnotify.events.rendering import render_html
 from regnotify.methods.base import MethodConfigError, NotificationMethod, ValidationContext, type_name
 from regnotify.methods.sending import Outgoing, Senders, SendResult
+from regnotify.outbound.mail import MailError
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Any
 
-from regnotify.delivery.http import OutboundError
 from regnotify.methods.sending import HttpResponse, Senders, SendResult
 from regnotify.methods.urls import mask_url
+from regnotify.outbound.http import OutboundError
 
 logger = logging.getLogger(__name__)
 

@@ -7,16 +7,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from regnotify.delivery.addresses import (
+from regnotify.config import parse_allowed_networks
+from regnotify.methods.base import MASK, MethodConfigError, ValidationContext, has_control_or_space, type_name
+from regnotify.outbound.addresses import (
     ForbiddenAddressError,
     InvalidHostError,
     UnresolvableHostError,
     check_host,
     ends_in_number,
     literal_ip,
-    parse_allowed_networks,
 )
-from regnotify.methods.base import MASK, MethodConfigError, ValidationContext, has_control_or_space, type_name
 
 MAX_URL_LENGTH = 2048
 ELLIPSIS = "…"

@@ -21,7 +21,7 @@ def install_web(app: FastAPI) -> None:
         repositories,
         signin,
     )
-    from regnotify.web.errors import install_page_error_handlers
+    from regnotify.web.error_pages import install_page_error_handlers
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     install_page_error_handlers(app)

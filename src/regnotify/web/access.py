@@ -8,7 +8,7 @@ from regnotify.accounts import Role, user_role
 from regnotify.api.auth import Principal, repository_for
 from regnotify.api.errors import ApiError
 from regnotify.db.models import Notification, Repository
-from regnotify.notifications import find_notification
+from regnotify.notifications.registry import find_notification
 from regnotify.web.errors import PageError
 from regnotify.web.viewer import Viewer
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from regnotify.notices import dismiss, dismiss_all
+from regnotify.notifications.notices import dismiss, dismiss_all
 from regnotify.web.errors import PageError
 from regnotify.web.rendering import SECURITY_HEADERS, bell
 from regnotify.web.signin import safe_next

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from regnotify.delivery_log import HourOutcomes
+from regnotify.notifications.history import HourOutcomes
 
 WIDTH, HEIGHT = 480, 120
 PLOT_TOP, PLOT_BOTTOM = 8, 96  # bars live between these y coordinates; labels below

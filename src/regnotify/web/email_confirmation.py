@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
 
-from regnotify.email_authorization import confirm, pending_by_code
+from regnotify.notifications.email_addresses import confirm, pending_by_code
 from regnotify.web.rendering import render
 from regnotify.web.viewer import ServicesDep
 

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from regnotify.accounts import Role
-from regnotify.email_authorization import find_authorization
 from regnotify.methods import MethodConfigError
 from regnotify.methods.email import normalize_email
+from regnotify.notifications.email_addresses import find_authorization
 from regnotify.web.access import repository_page
 from regnotify.web.viewer import ServicesDep, SignedIn
 

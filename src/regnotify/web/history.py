@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from regnotify.accounts import Role
 from regnotify.api.context import Services
 from regnotify.db.models import Delivery, Event, Notification, Repository
-from regnotify.delivery.wakeup import announce
-from regnotify.delivery_log import (
+from regnotify.methods import get_method
+from regnotify.notifications.history import (
     AlreadyQueued,
     attempts_of,
     deliveries_page,
@@ -21,8 +21,7 @@ from regnotify.delivery_log import (
     hourly_outcomes,
     redeliver,
 )
-from regnotify.methods import get_method
-from regnotify.notifications import notification_view
+from regnotify.notifications.registry import notification_view
 from regnotify.web.access import notification_in, repository_page
 from regnotify.web.chart import outcome_chart
 from regnotify.web.describe import event_title, filter_text, method_title, notification_label, target_text
@@ -140,8 +139,7 @@ async def redeliver_one(
     async with svc.db.write() as session:
         repo, _, delivery, _ = await _delivery_in(session, viewer, repository, uuid, delivery_id)
         try:
-            redeliver(delivery)
+            await redeliver(session, delivery)
         except AlreadyQueued as exc:
             raise PageError(409, f"{exc}.") from None
-        await announce(session)
     return RedirectResponse(f"{history_href(repo.full_name, uuid)}?tested={delivery_id}", status_code=303)

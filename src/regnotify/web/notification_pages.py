@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role
 from regnotify.db.models import Repository
-from regnotify.delivery.mail import MailError
-from regnotify.email_authorization import VerificationRateLimited, find_authorization, request_verification
 from regnotify.events import EVENT_KINDS, EventError, get_event_kind
 from regnotify.methods import METHODS, MethodConfigError
 from regnotify.methods.email import normalize_email
-from regnotify.notification_testing import TestRateLimited, queue_test_delivery
-from regnotify.notifications import (
+from regnotify.notifications.email_addresses import (
+    VerificationRateLimited,
+    find_authorization,
+    request_verification,
+)
+from regnotify.notifications.registry import (
     NotificationError,
     NotificationLimitReached,
     check_room,
@@ -27,7 +29,8 @@ from regnotify.notifications import (
     store_notification,
     validate_notification,
 )
-from regnotify.verification_sending import send_verification
+from regnotify.notifications.testing import TestRateLimited, queue_test_delivery
+from regnotify.notifications.verification import MailError, send_verification
 from regnotify.web.access import notification_in, repository_page
 from regnotify.web.errors import PageError
 from regnotify.web.notice_text import repository_href

@@ -8,7 +8,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from regnotify.api.context import Services
-from regnotify.notices import count_undismissed, undismissed
+from regnotify.notifications.notices import count_undismissed, undismissed
 from regnotify.web.notice_text import NoticeView, notice_view
 from regnotify.web.templating import templates
 from regnotify.web.viewer import Viewer, optional_viewer

@@ -7,12 +7,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from regnotify.accounts import Role
 from regnotify.accounts.visible import readable_repositories
-from regnotify.crypto import SecretBox
 from regnotify.db.models import Notification
-from regnotify.delivery_log import latest_deliveries
 from regnotify.ingest import repository_ref
-from regnotify.notifications import list_notifications, notification_view
-from regnotify.repository_activity import event_tags, recent_builds, recent_events
+from regnotify.notifications.activity import event_tags, recent_builds, recent_events
+from regnotify.notifications.history import latest_deliveries
+from regnotify.notifications.registry import list_notifications, notification_view
+from regnotify.runtime.crypto import SecretBox
 from regnotify.web.access import repository_page
 from regnotify.web.describe import (
     event_summary,

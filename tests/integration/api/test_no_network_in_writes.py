@@ -22,8 +22,8 @@ from regnotify.app import create_app
 from regnotify.config import Settings
 from regnotify.db import Database
 from regnotify.db.models import AuthorizedEmail, Notification, RepositoryPermission, User
-from regnotify.email_authorization import pending_by_code
-from regnotify.notifications import Resolver
+from regnotify.notifications.email_addresses import pending_by_code
+from regnotify.outbound.addresses import Resolver
 from tests.integration.conftest import Inbox, smtp_server
 from tests.integration.slow_network import SilentSmtp, SlowResolver, first_done, silent_smtp_server
 

@@ -21,12 +21,12 @@ from sqlalchemy import select
 from uvicorn.logging import AccessFormatter
 
 from regnotify.config import Settings
-from regnotify.crypto import secret_box
 from regnotify.db import Database
 from regnotify.db.models import User
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
-from regnotify.logs import JsonFormatter
+from regnotify.runtime.crypto import secret_box
+from regnotify.runtime.logs import JsonFormatter
 from regnotify.web.sessions import COOKIE_NAME, start_session
 
 from .conftest import World
@@ -204,7 +204,7 @@ async def test_no_confirmation_code_in_the_access_log(
     from regnotify.app import create_app
     from regnotify.cli import server_options
     from regnotify.db.models import Repository
-    from regnotify.email_authorization import request_verification
+    from regnotify.notifications.email_addresses import request_verification
 
     from .conftest import fixed_resolver
 

@@ -21,11 +21,11 @@ import pytest
 from sqlalchemy import select
 
 from regnotify.config import Settings
-from regnotify.crypto import secret_box
 from regnotify.db import Database
 from regnotify.db.models import Event, InboxItem, User
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
+from regnotify.runtime.crypto import secret_box
 
 from ..delivery.receiver import Receiver
 from ..worker.draining import work_off

@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from regnotify.db import Database
 from regnotify.db.models import Delivery, Notification
-from regnotify.delivery.wakeup import Wakeup
+from regnotify.db.wakeup import Wakeup
 
 from .conftest import World
 from .test_events_api import DIGEST, NOTIFICATIONS, post, subscribe

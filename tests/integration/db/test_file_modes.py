@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from regnotify.app import create_app
 from regnotify.config import Settings
-from regnotify.delivery.mail import MaildirMailClient
+from regnotify.outbound.mail import MaildirMailClient
 
 REGNOTIFY = [sys.executable, "-m", "regnotify.cli"]
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from regnotify.delivery.http import GuardedHttpClient
+from regnotify.outbound.http import GuardedHttpClient
 
 from .support import TestSenders, make_settings
 

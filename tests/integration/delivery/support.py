@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from regnotify.config import Settings
-from regnotify.delivery.http import GuardedHttpClient
 from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods.sending import Message, Outgoing
+from regnotify.outbound.http import GuardedHttpClient
 
 REPO = RepositoryRef("acme", "app", "registry.test", "https://regnotify.test")
 

@@ -23,10 +23,10 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
 from regnotify.config import Settings
-from regnotify.delivery.mail import MaildirMailClient, MailError, SmtpMailClient, mail_client
 from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods.email import EmailMethod
 from regnotify.methods.sending import MailClient, Outgoing, Senders, SendResult
+from regnotify.outbound.mail import MaildirMailClient, MailError, SmtpMailClient, mail_client
 
 from .support import message_with
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from regnotify.delivery.addresses import check_host
-from regnotify.delivery.http import GuardedHttpClient
 from regnotify.methods.hipchat import HipChatMethod
 from regnotify.methods.webhook import WebhookMethod
+from regnotify.outbound.addresses import check_host
+from regnotify.outbound.http import GuardedHttpClient
 
 from .conftest import MakeSenders
 from .receiver import Answer, Receiver

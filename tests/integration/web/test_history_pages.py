@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from regnotify.db import Database
 from regnotify.db.models import Delivery, Notification
 from regnotify.db.types import utcnow
-from regnotify.delivery_log import hourly_outcomes
+from regnotify.notifications.history import hourly_outcomes
 from tests.integration.api.test_deliveries_and_inbox_api import answer_500_once
 from tests.integration.web.conftest import PageClient
 

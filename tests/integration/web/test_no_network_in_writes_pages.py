@@ -17,7 +17,7 @@ from regnotify.app import create_app
 from regnotify.config import Settings
 from regnotify.db import Database
 from regnotify.db.models import AuthorizedEmail, Notification
-from regnotify.notifications import Resolver
+from regnotify.outbound.addresses import Resolver
 from tests.integration.api.conftest import fixed_resolver
 from tests.integration.slow_network import SilentSmtp, SlowResolver, first_done, silent_smtp_server
 from tests.integration.web.conftest import PageClient

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from regnotify import accounts
 from regnotify.accounts import Role
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox, secret_box
 from regnotify.db import Database
 from regnotify.db.models import Notification, Repository, User
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
 from regnotify.methods import get_method
+from regnotify.runtime.crypto import SecretBox, secret_box
 
 DIGEST = "sha256:" + "e" * 64
 

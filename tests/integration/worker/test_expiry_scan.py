@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from regnotify.db.models import Delivery, Event, Notification
 from regnotify.db.types import utcnow
-from regnotify.ingest.expiry import scan_expiries, set_expiration
+from regnotify.ingest.expirations import set_expiration
+from regnotify.jobs.expiry import scan_expiries
 
 from .conftest import Scene
 

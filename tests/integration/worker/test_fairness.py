@@ -22,7 +22,7 @@ from sqlalchemy import select
 from regnotify.config import Settings
 from regnotify.db.models import Delivery, DeliveryAttempt
 from regnotify.delivery.destinations import HELD_QUARANTINED, HELD_SLOW
-from regnotify.delivery.running import background_worker
+from regnotify.jobs.running import background_worker
 
 from .conftest import Scene
 

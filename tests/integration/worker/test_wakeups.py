@@ -13,12 +13,12 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.crypto import secret_box
 from regnotify.db import Database
-from regnotify.delivery.running import background_worker
-from regnotify.delivery.wakeup import Wakeup
+from regnotify.db.wakeup import Wakeup
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
+from regnotify.jobs.running import background_worker
+from regnotify.runtime.crypto import secret_box
 
 from .conftest import DIGEST, Scene
 
@@ -97,7 +97,7 @@ CHILD = textwrap.dedent(
     """
     import asyncio, sys, time
     from regnotify.db import Database
-    from regnotify.delivery.wakeup import Wakeup
+    from regnotify.db.wakeup import Wakeup
 
     async def main() -> None:
         db = Database(sys.argv[1])

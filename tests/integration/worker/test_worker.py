@@ -26,14 +26,14 @@ from regnotify.db.models import (
 from regnotify.db.types import utcnow
 from regnotify.delivery.outcome import finish
 from regnotify.delivery.queue import claim
-from regnotify.delivery.retention import purge
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.senders import WorkerSenders, build_senders
 from regnotify.delivery.worker import Worker
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
+from regnotify.jobs.retention import purge
 from regnotify.methods.sending import SendResult
-from regnotify.notifications import reset_failures
+from regnotify.notifications.registry import reset_failures
 
 from .conftest import DIGEST, Scene
 from .draining import work_off

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from regnotify.crypto import SecretBox
 from regnotify.delivery.preparing import CACHE_SIZE, EventMessages, OpenedConfigs, build_outgoing
 from regnotify.delivery.queue import Claimed, ClaimedEvent, ClaimedNotification, ClaimedRepository
 from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods import get_method
+from regnotify.runtime.crypto import SecretBox
 
 REPOSITORY = ClaimedRepository(7, "acme", "web")
 REF = RepositoryRef("acme", "web", "registry.test", "https://regnotify.test")

@@ -8,7 +8,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox
+from regnotify.runtime.crypto import SecretBox
 
 from .method_fakes import FakeContext, MakeContext
 

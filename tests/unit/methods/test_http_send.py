@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict
 
-from regnotify.delivery.http import OutboundError
 from regnotify.methods.http_send import (
     encode_json,
     parse_retry_after,
@@ -17,6 +16,7 @@ from regnotify.methods.http_send import (
     request_summary,
     result_from_response,
 )
+from regnotify.outbound.http import OutboundError
 
 
 @dataclass

@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from regnotify.crypto import SecretBox, is_sealed
 from regnotify.methods import (
     METHODS,
     MethodConfigError,
@@ -16,6 +15,7 @@ from regnotify.methods import (
     UnknownMethodError,
     get_method,
 )
+from regnotify.runtime.crypto import SecretBox, is_sealed
 
 from .method_fakes import FakeContext
 

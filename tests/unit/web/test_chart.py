@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from regnotify.delivery_log import HourOutcomes
+from regnotify.notifications.history import HourOutcomes
 from regnotify.web.chart import PLOT_BOTTOM, PLOT_TOP, outcome_chart
 
 START = datetime(2026, 11, 28, 0, tzinfo=UTC)

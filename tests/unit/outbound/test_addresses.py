@@ -7,7 +7,8 @@ import socket
 
 import pytest
 
-from regnotify.delivery.addresses import (
+from regnotify.config import parse_allowed_networks
+from regnotify.outbound.addresses import (
     ForbiddenAddressError,
     InvalidHostError,
     UnresolvableHostError,
@@ -15,7 +16,6 @@ from regnotify.delivery.addresses import (
     forbidden_reason,
     is_forbidden_address,
     literal_ip,
-    parse_allowed_networks,
 )
 
 # (address as written, category word expected in the reason)

@@ -10,7 +10,7 @@ import time
 import pytest
 from prometheus_client import REGISTRY
 
-from regnotify.loop_monitor import LoopMonitor, describe_stack
+from regnotify.runtime.loop_monitor import LoopMonitor, describe_stack
 
 LAG = "regnotify_event_loop_lag_seconds"
 
@@ -30,7 +30,7 @@ def watchdogs() -> list[threading.Thread]:
 
 
 async def test_a_blocked_loop_is_warned_about_by_name_and_measured(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="regnotify.loop_monitor")
+    caplog.set_level(logging.WARNING, logger="regnotify.runtime.loop_monitor")
     monitor = LoopMonitor(100)
     async with monitor:
         await asyncio.sleep(0.1)  # a few calm samples first
@@ -39,7 +39,7 @@ async def test_a_blocked_loop_is_warned_about_by_name_and_measured(caplog: pytes
         await asyncio.sleep(0.1)  # the lag sample is taken once the loop runs again
     assert lag_samples() > samples
     assert lag_samples() - samples > lag_samples("0.25") - short  # a sample over 0.25 s
-    warnings = [r.getMessage() for r in caplog.records if r.name == "regnotify.loop_monitor"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "regnotify.runtime.loop_monitor"]
     assert len(warnings) == 1, warnings  # once per stall
     assert "block_the_loop_on_purpose" in warnings[0]
     assert "test_loop_monitor.py" in warnings[0]
@@ -48,13 +48,13 @@ async def test_a_blocked_loop_is_warned_about_by_name_and_measured(caplog: pytes
 
 
 async def test_a_calm_loop_is_not_warned_about(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger="regnotify.loop_monitor")
+    caplog.set_level(logging.WARNING, logger="regnotify.runtime.loop_monitor")
     async with LoopMonitor(250) as monitor:  # far above what a busy test machine adds
         for _ in range(10):
             block_the_loop_on_purpose(0.02)  # short callbacks, well under the threshold
             await asyncio.sleep(0.01)
     assert monitor.stalls == 0
-    assert not [r for r in caplog.records if r.name == "regnotify.loop_monitor"]
+    assert not [r for r in caplog.records if r.name == "regnotify.runtime.loop_monitor"]
 
 
 async def test_stop_without_start_and_twice_is_fine() -> None:
@@ -73,5 +73,5 @@ def test_a_stack_is_described_innermost_first() -> None:
         return describe_stack(sys._getframe(), depth=2)
 
     described = inner()
-    assert described.startswith("inner (unit/test_loop_monitor.py:")
-    assert " < test_a_stack_is_described_innermost_first (unit/test_loop_monitor.py:" in described
+    assert described.startswith("inner (runtime/test_loop_monitor.py:")
+    assert " < test_a_stack_is_described_innermost_first (runtime/test_loop_monitor.py:" in described

@@ -16,8 +16,8 @@ from regnotify.accounts.tokens import describe_scope
 from regnotify.app import NotMigrated, open_database
 from regnotify.config import Settings
 from regnotify.db.models import User
-from regnotify.heap import freeze_startup_objects
-from regnotify.logs import configure_logging, uvicorn_log_config
+from regnotify.runtime.heap import freeze_startup_objects
+from regnotify.runtime.logs import configure_logging, uvicorn_log_config
 
 T = TypeVar("T")
 
@@ -136,20 +136,20 @@ def worker(
     ] = None,
 ) -> None:
     """Run a delivery worker until SIGTERM; run as many as you like beside the API processes."""
-    from regnotify.crypto import secret_box
-    from regnotify.delivery.running import run_until_signalled
+    from regnotify.jobs.running import run_until_signalled
+    from regnotify.runtime.crypto import secret_box
 
     overrides = {"worker_concurrency": concurrency} if concurrency else {}
     settings = Settings(**overrides)  # type: ignore[arg-type]
     configure_logging(settings)
 
     if settings.worker_metrics_port:
-        from regnotify.metrics import serve_worker_metrics
+        from regnotify.runtime.metrics import serve_worker_metrics
 
         serve_worker_metrics(settings.worker_metrics_port, settings.worker_metrics_host)
 
     async def run() -> None:
-        from regnotify.loop_monitor import LoopMonitor
+        from regnotify.runtime.loop_monitor import LoopMonitor
 
         db = await open_database(settings)
         try:
@@ -386,8 +386,8 @@ def token_revoke(token_id: int) -> None:
     typer.echo(f"revoked token {token_id}")
 
 
-from regnotify.cli_keys import keys_app  # noqa: E402
-from regnotify.cli_sources import build_app, emit, vulns_app  # noqa: E402
+from regnotify.cli.keys import keys_app  # noqa: E402
+from regnotify.cli.sources import build_app, emit, vulns_app  # noqa: E402
 
 app.command("emit")(emit)
 app.add_typer(build_app, name="build")

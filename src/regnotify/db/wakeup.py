@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from regnotify.db import Database
-from regnotify.delivery.doorbells import Bell, Directory, directory_for
+from regnotify.db.doorbells import Bell, Directory, directory_for
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""Running a worker for as long as something else lives: inside ``serve`` or as ``regnotify worker``."""
+"""Running a worker and the periodic jobs for as long as something else lives: inside ``serve`` or as
+``regnotify worker``."""
 
 from __future__ import annotations
 
@@ -8,27 +9,30 @@ import signal
 from collections.abc import AsyncIterator
 
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox
 from regnotify.db import Database
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
-from regnotify.notifications import Resolver, system_resolver
+from regnotify.jobs.schedule import PeriodicJobs
+from regnotify.outbound.addresses import Resolver, system_resolver
+from regnotify.runtime.crypto import SecretBox
 
 
 @contextlib.asynccontextmanager
 async def background_worker(
     db: Database, settings: Settings, box: SecretBox, resolver: Resolver = system_resolver
 ) -> AsyncIterator[Worker]:
-    """A worker running in this event loop until the block ends; then it stops claiming and drains."""
+    """A worker and the periodic jobs running in this event loop until the block ends; then the worker
+    stops claiming and drains."""
     senders = build_senders(settings, db, resolver)
     worker = Worker(db, settings, senders, box)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
+    jobs = asyncio.create_task(PeriodicJobs(db, settings).run(stop))
     try:
         yield worker
     finally:
         stop.set()
-        await task
+        await asyncio.gather(task, jobs)
         await senders.close()
 
 
@@ -40,6 +44,8 @@ async def run_until_signalled(db: Database, settings: Settings, box: SecretBox) 
         loop.add_signal_handler(signum, stop.set)
     senders = build_senders(settings, db)
     try:
-        await Worker(db, settings, senders, box).run(stop)
+        await asyncio.gather(
+            Worker(db, settings, senders, box).run(stop), PeriodicJobs(db, settings).run(stop)
+        )
     finally:
         await senders.close()

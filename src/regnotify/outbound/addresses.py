@@ -12,13 +12,22 @@ that names exactly that one address (``169.254.169.254/32``), never by a wider r
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import socket
+from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
 IPAddress = IPv4Address | IPv6Address
 IPNetwork = IPv4Network | IPv6Network
 Resolver = Callable[[str], Awaitable[list[str]]]
+
+
+async def system_resolver(host: str) -> list[str]:
+    """The addresses ``host`` resolves to through the operating system's resolver."""
+    loop = asyncio.get_running_loop()
+    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def _nets4(*entries: tuple[str, str]) -> tuple[tuple[IPv4Network, str], ...]:
@@ -102,18 +111,6 @@ class InvalidHostError(ValueError):
     def __init__(self, host: str) -> None:
         super().__init__(f"host {host} looks like an IP address but is not a valid one")
         self.host = host
-
-
-def parse_allowed_networks(entries: Iterable[str]) -> list[IPNetwork]:
-    """Parse operator entries such as ``127.0.0.1``, ``10.0.0.0/8`` or ``::1``; ValueError names a bad one."""
-    networks: list[IPNetwork] = []
-    for entry in entries:
-        text = entry.strip() if isinstance(entry, str) else entry
-        try:
-            networks.append(ipaddress.ip_network(text, strict=False))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"invalid allowed network {entry!r}: write an address or a CIDR range") from exc
-    return networks
 
 
 def _parse_ipv4_part(part: str) -> int | None:

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from regnotify.config import Settings
-from regnotify.logs import (
+from regnotify.runtime.logs import (
     TEXT_FORMAT,
     JsonFormatter,
     RedactAccessLog,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from regnotify.crypto import SEALED_PREFIX, SecretBox, is_sealed, split_keys
+from regnotify.runtime.crypto import SEALED_PREFIX, SecretBox, is_sealed, split_keys
 
 OLD, NEW, OTHER = (Fernet.generate_key().decode() for _ in range(3))
 

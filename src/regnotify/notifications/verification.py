@@ -19,9 +19,13 @@ import logging
 from regnotify.config import Settings
 from regnotify.db import Database
 from regnotify.db.models import Repository
-from regnotify.delivery.mail import MailError
-from regnotify.email_authorization import VerificationRequest, verification_mail, withdraw_verification
 from regnotify.methods.sending import MailClient
+from regnotify.notifications.email_addresses import (
+    VerificationRequest,
+    verification_mail,
+    withdraw_verification,
+)
+from regnotify.outbound.mail import MailError
 
 log = logging.getLogger(__name__)
 

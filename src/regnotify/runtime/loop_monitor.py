@@ -23,7 +23,7 @@ import threading
 import time
 from types import FrameType
 
-from regnotify.metrics import event_loop_lag
+from regnotify.runtime.metrics import event_loop_lag
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from regnotify import __version__
-from regnotify.config import Settings
-from regnotify.delivery.addresses import parse_allowed_networks
-from regnotify.delivery.http import USER_AGENT, GuardedHttpClient, OutboundError, build_ssl_context
-from regnotify.delivery.http_guard import (
+from regnotify.config import Settings, parse_allowed_networks
+from regnotify.outbound.http import USER_AGENT, GuardedHttpClient, OutboundError, build_ssl_context
+from regnotify.outbound.http_guard import (
     AddressRefusedError,
     GuardedResolver,
     guarded_socket_factory,

@@ -14,7 +14,7 @@ from regnotify.db.models import Delivery, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event, repository_ref
-from regnotify.notification_changes import TESTED, record_change
+from regnotify.notifications.audit import TESTED, record_change
 
 
 class TestRateLimited(Exception):

@@ -33,7 +33,6 @@ from regnotify.config import PRIVATE_FILE
 
 if TYPE_CHECKING:
     from regnotify.config import Settings
-    from regnotify.methods.sending import MailClient
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +216,7 @@ class MaildirMailClient:
         return key
 
 
-def mail_client(settings: Settings) -> MailClient:
+def mail_client(settings: Settings) -> SmtpMailClient | MaildirMailClient:
     """SMTP when the operator configured a server, otherwise the local maildir."""
     if settings.smtp_host:
         return SmtpMailClient(settings)

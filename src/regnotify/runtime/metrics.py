@@ -13,20 +13,15 @@ want an operator to see.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest, start_http_server
 from sqlalchemy import event as orm_event
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from regnotify.db.models import Delivery, Notification
-from regnotify.db.types import utcnow
-
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-_RECORDED_KEY = "regnotify.metrics.recorded"
+_RECORDED_KEY = "regnotify.runtime.metrics.recorded"
 
 events_total = Counter(
     "regnotify_events",
@@ -136,22 +131,6 @@ def observe_destinations(gate: Any) -> None:
 
 def count_quarantine() -> None:
     destination_quarantines_total.inc()
-
-
-async def read_queue_gauges(session: AsyncSession, now: datetime | None = None) -> None:
-    """Set the database gauges from one read."""
-    now = now or utcnow()
-    pending, oldest = (
-        await session.execute(
-            select(func.count(Delivery.id), func.min(Delivery.created_at)).where(Delivery.state == "pending")
-        )
-    ).one()
-    disabled = await session.scalar(
-        select(func.count(Notification.id)).where(Notification.enabled.is_(False))
-    )
-    pending_deliveries.set(pending or 0)
-    oldest_pending_age.set(max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0)
-    disabled_notifications.set(disabled or 0)
 
 
 def exposition() -> bytes:

@@ -10,10 +10,8 @@ per-repository cap again there.
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -23,27 +21,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role, find_team, find_user, team_role, user_role
 from regnotify.config import Settings
-from regnotify.crypto import SecretBox
 from regnotify.db.models import Delivery, Notification, Organization, Repository, User
 from regnotify.db.types import utcnow
-from regnotify.delivery.wakeup import announce
-from regnotify.email_authorization import is_authorized
+from regnotify.db.wakeup import announce
 from regnotify.events import EventError, get_event_kind
 from regnotify.methods import MethodConfigError, get_method
-from regnotify.notification_changes import CREATED, DELETED, REENABLED, record_change
+from regnotify.notifications.audit import CREATED, DELETED, REENABLED, record_change
+from regnotify.notifications.email_addresses import is_authorized
+from regnotify.outbound.addresses import Resolver
+from regnotify.runtime.crypto import SecretBox
 
-Resolver = Callable[[str], Awaitable[list[str]]]
 # Opens a short read-only session, e.g. ``Database.read``.
 ReadSessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 
 MAX_TITLE_LENGTH = 255
-
-
-async def system_resolver(host: str) -> list[str]:
-    """The addresses ``host`` resolves to through the operating system's resolver."""
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    return sorted({str(info[4][0]) for info in infos})
 
 
 @dataclass

@@ -9,8 +9,8 @@ from cryptography.fernet import Fernet
 
 from regnotify.app import NotMigrated, open_database
 from regnotify.config import Settings
-from regnotify.crypto import load_secret_key, secret_box, split_keys
-from regnotify.key_rotation import KeysMissing, Resealed, reseal_all
+from regnotify.notifications.key_rotation import KeysMissing, Resealed, reseal_all
+from regnotify.runtime.crypto import load_secret_key, secret_box, split_keys
 
 keys_app = typer.Typer(help="The key that encrypts secrets at rest, and rotating it.", no_args_is_help=True)
 

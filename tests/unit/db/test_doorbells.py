@@ -7,7 +7,7 @@ import os
 import socket
 from pathlib import Path
 
-from regnotify.delivery.doorbells import MAX_ADDRESS, Directory
+from regnotify.db.doorbells import MAX_ADDRESS, Directory
 
 
 def test_a_ring_reaches_every_other_bell_but_not_its_own(tmp_path: Path) -> None:

@@ -30,9 +30,9 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from regnotify import __version__
-from regnotify.config import Settings
-from regnotify.delivery.addresses import forbidden_reason, literal_ip, parse_allowed_networks
-from regnotify.delivery.http_guard import (
+from regnotify.config import Settings, parse_allowed_networks
+from regnotify.outbound.addresses import forbidden_reason, literal_ip
+from regnotify.outbound.http_guard import (
     GuardedResolver,
     Resolver,
     find_refusal,

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from regnotify.heap import freeze_startup_objects
+from regnotify.runtime.heap import freeze_startup_objects
 
 
 class Node:

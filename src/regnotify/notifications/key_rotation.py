@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.crypto import SecretBox, is_sealed
 from regnotify.db.models import Notification, Repository
 from regnotify.methods import get_method
+from regnotify.runtime.crypto import SecretBox, is_sealed
 
 
 class KeysMissing(ValueError):

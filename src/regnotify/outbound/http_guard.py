@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from regnotify.delivery.addresses import (
+from regnotify.outbound.addresses import (
     ForbiddenAddressError,
     InvalidHostError,
     IPNetwork,

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.db.models import Delivery, DeliveryAttempt, Event, Notification
+from regnotify.db.models import HELD_PREFIX, Delivery, DeliveryAttempt, Event, Notification
 from regnotify.db.types import utcnow
-from regnotify.delivery.destinations import HELD_PREFIX
+from regnotify.db.wakeup import announce
 
 HOUR = timedelta(hours=1)
 
@@ -173,10 +173,12 @@ async def hourly_outcomes(
     ]
 
 
-def redeliver(delivery: Delivery) -> None:
-    """Queue a finished delivery again, with the same delivery id, due at once."""
+async def redeliver(session: AsyncSession, delivery: Delivery) -> None:
+    """Queue a finished delivery again, with the same delivery id, due at once; the workers are woken
+    when the transaction commits."""
     if delivery.state == "pending":
         raise AlreadyQueued(f"delivery {delivery.uuid} is already queued; wait for its outcome")
     delivery.state = "pending"
     delivery.next_attempt_at = utcnow()
     delivery.finished_at = None
+    await announce(session)

@@ -1,6 +1,6 @@
-"""Tag expirations and the ``repo_image_expiry`` scan.
+"""The ``repo_image_expiry`` scan over the tag expirations ``ingest.expirations`` records.
 
-A registry or tool records when a tag expires (``PUT …/tag/{tag}/expiration``). The worker scans
+A registry or tool records when a tag expires (``PUT …/tag/{tag}/expiration``). The periodic jobs scan
 every minute or so: each enabled ``repo_image_expiry`` notification gets one event for the tags
 whose expiry falls within its ``days``, once per (notification, tag, expiry): a tag notifies again
 only when its expiry changes. The notice rows are written in the transaction that queues the
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,24 +24,6 @@ from regnotify.events import get_event_kind
 from regnotify.ingest.recording import record_event, repository_ref
 
 log = logging.getLogger(__name__)
-
-
-async def set_expiration(
-    session: AsyncSession, repository: Repository, tag: str, expires_at: datetime | None
-) -> None:
-    """Record (or, with None, clear) when ``tag`` expires."""
-    row = await session.scalar(
-        select(TagExpiration).where(TagExpiration.repository_id == repository.id, TagExpiration.tag == tag)
-    )
-    if expires_at is None:
-        if row is not None:
-            await session.execute(delete(TagExpiration).where(TagExpiration.id == row.id))
-        return
-    if row is None:
-        session.add(TagExpiration(repository_id=repository.id, tag=tag, expires_at=expires_at))
-    else:
-        row.expires_at = expires_at
-    await session.flush()
 
 
 async def _scan_one(

@@ -1,0 +1,10 @@
+"""The ``regnotify`` command line: ``main`` (serve, worker, migrate, accounts, tokens and sources),
+``keys`` (secret-key rotation) and ``sources`` (the API-client commands a CI job or a scanner runs:
+``emit``, ``build``, ``vulns``).
+
+It sits on top of everything else and nothing imports it; ``regnotify.cli:app`` is the entry point.
+"""
+
+from regnotify.cli.main import app, server_options
+
+__all__ = ["app", "server_options"]

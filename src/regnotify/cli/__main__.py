@@ -1,0 +1,5 @@
+"""``python -m regnotify.cli``: the same command as ``regnotify``."""
+
+from regnotify.cli.main import app
+
+app()
