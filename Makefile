@@ -14,9 +14,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)  ## run regnotify on the embedded SQLite default
 	$(VENV)/bin/regnotify serve
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
-	$(VENV)/bin/ruff format --check src tests
+lint: $(STAMP)  ## ruff on the code, tests and benchmarks; mypy on src/ ([tool.mypy] in pyproject.toml)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/mypy
 
 test: lint  ## run every test (PostgreSQL too when REGNOTIFY_TEST_POSTGRES_URL is set)
 	$(VENV)/bin/pytest

@@ -56,14 +56,7 @@ import argparse
 import asyncio
 import contextlib
 import functools
-import json
-import multiprocessing
-import os
-import platform
-import resource
-import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -71,197 +64,58 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, TypeVar
 
-import aiohttp
-from aiohttp import web
 from cryptography.fernet import Fernet
 from sqlalchemy import event, func, insert, select, text
 
-from regnotify import accounts
-from regnotify.config import Settings, async_driver_url
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import (
+    CONCURRENCY,
+    NOTIFICATIONS,
+    REPO,
+    ReceiverHandle,
+    bench_settings,
+    clean_up,
+    log_tail,
+    machine_info,
+    make_scene,
+    measure_ceiling,
+    percentile,
+    poll_until,
+    postgres_schema,
+    print_notes,
+    print_pairs,
+    print_section,
+    process_cpu,
+    record_backlog,
+    run_and_save,
+    sample_body,
+    say,
+    start_receiver,
+    stop_server,
+    verdict,
+    worker_env,
+)
+
+from regnotify.config import async_driver_url
 from regnotify.db import Database, migrate
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.delivery import worker as worker_module
 from regnotify.delivery.finisher import Finisher
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
-from regnotify.events import RepositoryRef, get_event_kind
+from regnotify.events import get_event_kind
 from regnotify.ingest import record_event
-from regnotify.methods import get_method
 from regnotify.runtime.crypto import SecretBox
 
 T = TypeVar("T")
 
-CONCURRENCY = 64
-CEILING_RUNS = 3  # the ceiling is the median of this many runs: the machine is shared and noisy
-NOTIFICATIONS = 10
-EVENTS_PER_TRANSACTION = 50
 RSS_DELIVERIES = 100_000
-WEBHOOK_SECRET = "whsec_" + "QmVuY2htYXJrIHNpZ25pbmcgc2VjcmV0IQ=="  # 26 bytes after base64
 TARGET_RATIO = {"sqlite": 0.5, "postgresql": 0.4}
 TARGET_RSS_BYTES = 200_000_000
-REPO = RepositoryRef("acme", "app", "registry.test", "https://regnotify.test")
-
-STARTED = time.monotonic()
-
-
-def say(message: str) -> None:
-    print(f"[{time.monotonic() - STARTED:7.1f}s] {message}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile of ``values`` (q in 0..100); NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def process_cpu() -> float:
-    """CPU seconds (user + system) of this process, all threads (aiosqlite runs SQLite in threads)."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def sample_body() -> bytes:
-    payload = get_event_kind("repo_push").sample_payload(REPO)
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-# -- the receiver: a separate process --------------------------------------------------------------
-
-
-def receiver_main(conn: Connection) -> None:
-    """Process entry point: serve POST /hook (204) and a few control routes; send the port back."""
-    try:
-        import uvloop
-
-        uvloop.run(_receiver(conn))
-    except ImportError:
-        asyncio.run(_receiver(conn))
-
-
-async def _receiver(conn: Connection) -> None:
-    state: dict[str, Any] = {"count": 0, "duplicates": 0, "record": True, "arrivals": {}}
-
-    async def hook(request: web.Request) -> web.Response:
-        await request.read()
-        now = time.time()
-        state["count"] += 1
-        if state["record"]:
-            webhook_id = request.headers.get("webhook-id", "")
-            if webhook_id in state["arrivals"]:
-                state["duplicates"] += 1
-            else:
-                state["arrivals"][webhook_id] = now
-        return web.Response(status=204)
-
-    async def stats(_request: web.Request) -> web.Response:
-        return web.json_response(
-            {"count": state["count"], "duplicates": state["duplicates"], "unique": len(state["arrivals"])}
-        )
-
-    async def reset(request: web.Request) -> web.Response:
-        state.update(count=0, duplicates=0, arrivals={}, record=request.query.get("record", "1") == "1")
-        return web.Response(status=204)
-
-    async def arrivals(_request: web.Request) -> web.Response:
-        return web.json_response(state["arrivals"])
-
-    app = web.Application()
-    app.router.add_post("/hook", hook)
-    app.router.add_get("/_stats", stats)
-    app.router.add_post("/_reset", reset)
-    app.router.add_get("/_arrivals", arrivals)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-    await site.start()
-    server = site._server
-    assert server is not None
-    conn.send(server.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
-    await asyncio.Event().wait()
-
-
-@dataclass
-class ReceiverHandle:
-    process: multiprocessing.process.BaseProcess
-    port: int
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def hook_url(self) -> str:
-        return f"{self.base}/hook"
-
-    async def _call(self, method: str, path: str) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, self.base + path) as response,
-        ):
-            response.raise_for_status()
-            return await response.json() if response.status == 200 else None
-
-    async def reset(self, *, record: bool = True) -> None:
-        await self._call("POST", f"/_reset?record={int(record)}")
-
-    async def stats(self) -> dict[str, int]:
-        return dict(await self._call("GET", "/_stats"))
-
-    async def arrivals(self) -> dict[str, float]:
-        return dict(await self._call("GET", "/_arrivals"))
-
-
-def start_receiver() -> ReceiverHandle:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(target=receiver_main, args=(child,), daemon=True, name="bench-receiver")
-    process.start()
-    if not parent.poll(30):
-        process.terminate()
-        raise RuntimeError("the receiver process did not start")
-    return ReceiverHandle(process, int(parent.recv()))
-
-
-# -- a. the ceiling --------------------------------------------------------------------------------
-
-
-async def measure_ceiling(receiver: ReceiverHandle, body: bytes, n: int) -> tuple[float, float]:
-    """The median of CEILING_RUNS runs of ``ceiling_run``: (requests/s, client CPU ms per request)."""
-    runs = sorted([await ceiling_run(receiver, body, n) for _ in range(CEILING_RUNS)])
-    say("   ceiling runs: " + ", ".join(f"{rate:,.0f}/s" for rate, _cpu in runs))
-    return runs[len(runs) // 2]
-
-
-async def ceiling_run(receiver: ReceiverHandle, body: bytes, n: int) -> tuple[float, float]:
-    """Requests/s of a bare aiohttp client, CONCURRENCY in flight, and its CPU ms per request."""
-    await receiver.reset()
-    errors = 0
-    numbers = iter(range(n))
-    connector = aiohttp.TCPConnector(limit=CONCURRENCY, limit_per_host=CONCURRENCY)
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def client() -> None:
-            nonlocal errors
-            for i in numbers:
-                headers = {"Content-Type": "application/json", "webhook-id": f"ceiling-{i}"}
-                async with session.post(receiver.hook_url, data=body, headers=headers) as response:
-                    await response.read()
-                    errors += response.status != 204
-
-        started, cpu = time.perf_counter(), process_cpu()
-        await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
-        elapsed, cpu = time.perf_counter() - started, process_cpu() - cpu
-    seen = (await receiver.stats())["count"]
-    if errors or seen != n:
-        raise RuntimeError(f"ceiling run broken: {errors} errors, receiver saw {seen} of {n}")
-    return n / elapsed, 1000 * cpu / n
 
 
 # -- b. draining deliveries ------------------------------------------------------------------------
@@ -339,55 +193,6 @@ class DrainResult:
     pg_waits: dict[str, int] | None = None
 
 
-def bench_settings(database_url: str, data_dir: Path, secret_key: str) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        public_base_url="https://regnotify.test",
-        registry_host="registry.test",
-        secret_key=secret_key,
-        outbound_allowed_networks=["127.0.0.1/32"],
-        worker_concurrency=CONCURRENCY,
-        per_host_concurrency=CONCURRENCY,
-        poll_interval=0.05,
-    )
-
-
-async def make_scene(db: Database, box: SecretBox, hook_url: str, notifications: int) -> Repository:
-    """User ``admin``, organization ``acme``, repository ``acme/app`` with ``notifications`` webhooks."""
-    webhook = get_method("webhook")
-    async with db.write() as session:
-        admin = await accounts.create_user(session, "admin", email="admin@example.com")
-        await accounts.create_organization(session, "acme", admins=[admin])
-        repository = await accounts.create_repository(session, "acme/app")
-        for i in range(notifications):
-            session.add(
-                Notification(
-                    uuid=str(uuid.uuid4()),
-                    repository_id=repository.id,
-                    title=f"bench webhook {i}",
-                    event="repo_push",
-                    method="webhook",
-                    config=webhook.seal({"url": hook_url, "secret": WEBHOOK_SECRET}, box),
-                    event_config={},
-                )
-            )
-    return repository
-
-
-async def record_backlog(db: Database, repository: Repository, events: int, *, source: str) -> None:
-    """``events`` repo_push events, EVENTS_PER_TRANSACTION per write transaction, fanned out by
-    ``record_event`` to every notification of ``repository``."""
-    kind = get_event_kind("repo_push")
-    payload = kind.sample_payload(REPO)
-    for first in range(0, events, EVENTS_PER_TRANSACTION):
-        async with db.write() as session:
-            repo = await session.get(Repository, repository.id)
-            assert repo is not None
-            for _ in range(min(EVENTS_PER_TRANSACTION, events - first)):
-                await record_event(session, repo, kind, payload, source=source)
-
-
 async def count_states(db: Database) -> dict[str, int]:
     async with db.read() as session:
         rows = await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
@@ -431,21 +236,22 @@ async def sample_pg_waits(db: Database, stop: asyncio.Event, into: dict[str, int
 
 
 async def wait_for_states(db: Database, total: int, deadline: float, label: str) -> bool:
-    """Poll until ``total`` deliveries are succeeded; False at the deadline."""
-    last_report = time.monotonic()
-    while time.monotonic() < deadline:
+    """Poll until ``total`` deliveries are succeeded; False at the deadline or when one failed."""
+    states: dict[str, int] = {}
+
+    async def succeeded() -> bool | None:
+        nonlocal states
         states = await count_states(db)
-        done = states.get("succeeded", 0)
-        if done >= total:
+        if states.get("succeeded", 0) >= total:
             return True
         if states.get("failed"):
             say(f"{label}: {states['failed']} deliveries FAILED; see delivery_attempts")
-            return False
-        if time.monotonic() - last_report >= 5:
-            say(f"{label}: {done}/{total} succeeded")
-            last_report = time.monotonic()
-        await asyncio.sleep(0.1)
-    return False
+            return None
+        return False
+
+    return await poll_until(
+        succeeded, deadline, lambda: f"{label}: {states.get('succeeded', 0)}/{total} succeeded"
+    )
 
 
 async def drain(
@@ -585,29 +391,6 @@ async def steady(
     result.steady_finished_p99_ms = percentile(to_finish, 99)
 
 
-# -- PostgreSQL: a schema of its own ---------------------------------------------------------------
-
-
-@dataclass
-class PostgresSchema:
-    server_url: str
-    schema: str = field(default_factory=lambda: f"regnotify_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}")
-
-    @property
-    def url(self) -> str:
-        joiner = "&" if "?" in self.server_url else "?"
-        return f"{self.server_url}{joiner}options=-csearch_path%3D{self.schema}"
-
-    async def admin(self, statement: str) -> list[Any]:
-        db = Database(async_driver_url(self.server_url))
-        try:
-            async with db.engine.begin() as conn:
-                result = await conn.execute(text(statement))
-                return list(result.all()) if result.returns_rows else []
-        finally:
-            await db.dispose()
-
-
 # -- c. peak RSS of a worker process ---------------------------------------------------------------
 
 
@@ -634,26 +417,6 @@ def proc_status(pid: int) -> dict[str, int]:
     except (FileNotFoundError, ProcessLookupError, ValueError):
         return {}
     return values
-
-
-def log_tail(path: Path, chars: int = 2000) -> str:
-    return path.read_text(errors="replace")[-chars:]
-
-
-def worker_env(database_path: Path, data_dir: Path, secret_key: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGNOTIFY_")}
-    env.update(
-        REGNOTIFY_DATABASE_URL=f"sqlite:///{database_path}",
-        REGNOTIFY_DATA_DIR=str(data_dir),
-        REGNOTIFY_SECRET_KEY=secret_key,
-        REGNOTIFY_OUTBOUND_ALLOWED_NETWORKS='["127.0.0.1/32"]',
-        REGNOTIFY_WORKER_CONCURRENCY=str(CONCURRENCY),
-        REGNOTIFY_PER_HOST_CONCURRENCY=str(CONCURRENCY),
-        REGNOTIFY_POLL_INTERVAL="0.05",
-        REGNOTIFY_PUBLIC_BASE_URL="https://regnotify.test",
-        REGNOTIFY_REGISTRY_HOST="registry.test",
-    )
-    return env
 
 
 async def run_worker_process(
@@ -757,7 +520,7 @@ async def measure_rss(receiver: ReceiverHandle, workdir: Path, seconds: float) -
     base.mkdir()
     database_path = base / "regnotify.db"
     secret_key = Fernet.generate_key().decode()
-    env = worker_env(database_path, base / "data", secret_key)
+    env = worker_env(f"sqlite:///{database_path}", base / "data", secret_key)
     log_path = base / "worker.log"
 
     db = Database(f"sqlite+aiosqlite:///{database_path}")
@@ -801,30 +564,6 @@ async def measure_rss(receiver: ReceiverHandle, workdir: Path, seconds: float) -
     return result
 
 
-# -- the machine and the report --------------------------------------------------------------------
-
-
-def cpu_model() -> str:
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def package_version(name: str) -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return "-"
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
 def report(
     machine: dict[str, str],
     ceiling: float,
@@ -833,12 +572,8 @@ def report(
     rss: RssResult | None,
     skipped: list[str],
 ) -> None:
-    print()
-    print("== machine ==")
-    for key, value in machine.items():
-        print(f"  {key:<22} {value}")
-    print()
-    print("== figures ==")
+    print_pairs("machine", machine)
+    print_section("figures")
     print(
         f"  ceiling (bare aiohttp, {CONCURRENCY} in flight): {ceiling:,.0f} requests/s, "
         f"{ceiling_cpu:.2f} ms client CPU per request"
@@ -887,8 +622,7 @@ def report(
             print("     pg active-session waits " + ", ".join(f"{k} {v}" for k, v in top))
         if not d.complete:
             print("     (INCOMPLETE: not every delivery succeeded before the deadline)")
-    for note in skipped:
-        print(f"  -- {note}")
+    print_notes(skipped)
     if rss is not None:
         ok = rss.peak_hwm_bytes < TARGET_RSS_BYTES
         print(f"  -- worker RSS ({rss.pending:,} pending, SQLite, `python -m regnotify.cli worker`) --")
@@ -905,8 +639,7 @@ def report(
             samples = rss.rss_samples_mib
             picks = [samples[int(i * (len(samples) - 1) / 5)] for i in range(6)]
             print("     VmRSS over the run      " + " -> ".join(f"{v:.0f}" for v in picks) + " MiB")
-    print()
-    print("== targets ==")
+    print_section("targets")
     for d in drains:
         target = TARGET_RATIO[d.engine]
         print(f"  ratio {d.engine:<10} {d.ratio:5.2f} >= {target:<4}  {verdict(d.ratio >= target)}")
@@ -919,17 +652,11 @@ def report(
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     body = sample_body()
-    machine = {
-        "cpus": str(os.cpu_count()),
-        "cpu model": cpu_model(),
-        "load average": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "sqlite": sqlite3.sqlite_version,
-        "postgresql": "not measured",
-        "aiohttp / sqlalchemy": f"{package_version('aiohttp')} / {package_version('sqlalchemy')}",
-        "psycopg / aiosqlite": f"{package_version('psycopg')} / {package_version('aiosqlite')}",
-        "payload": f"repo_push sample, {len(body)} bytes",
-    }
+    machine = machine_info(
+        "load average",
+        [("aiohttp", "sqlalchemy"), ("psycopg", "aiosqlite")],
+        {"payload": f"repo_push sample, {len(body)} bytes"},
+    )
     say(f"machine: {machine['cpus']} x {machine['cpu model']}, Python {machine['python']}")
     receiver = start_receiver()
     say(f"receiver process {receiver.process.pid} on {receiver.hook_url}")
@@ -937,17 +664,12 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     skipped: list[str] = []
     rss: RssResult | None = None
     workdir = Path(tempfile.mkdtemp(prefix="regnotify-bench-"))
-    try:
-        say(f"a. ceiling: {args.deliveries} POSTs, {CONCURRENCY} in flight")
-        ceiling, ceiling_cpu = await measure_ceiling(receiver, body, args.deliveries)
-        say(f"a. ceiling: {ceiling:,.0f} requests/s ({ceiling_cpu:.2f} ms client CPU each)")
 
-        say("b. drain on SQLite")
-        sqlite_url = f"sqlite:///{workdir / 'drain.db'}"
+    async def drain_on(engine: str, url: str) -> None:
         drains.append(
             await drain(
-                "sqlite",
-                sqlite_url,
+                engine,
+                url,
                 receiver,
                 body,
                 args.deliveries,
@@ -957,36 +679,19 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             )
         )
 
+    try:
+        say(f"a. ceiling: {args.deliveries} POSTs, {CONCURRENCY} in flight")
+        ceiling, ceiling_cpu = await measure_ceiling(receiver, body, args.deliveries)
+        say(f"a. ceiling: {ceiling:,.0f} requests/s ({ceiling_cpu:.2f} ms client CPU each)")
+
+        say("b. drain on SQLite")
+        await drain_on("sqlite", f"sqlite:///{workdir / 'drain.db'}")
+
         if args.postgres_url:
-            schema = PostgresSchema(args.postgres_url)
-            try:
-                ((version,),) = await schema.admin("SHOW server_version")
-                ((sync_commit,),) = await schema.admin("SHOW synchronous_commit")
-                machine["postgresql"] = f"{version} (synchronous_commit={sync_commit})"
-                await schema.admin(f'CREATE SCHEMA "{schema.schema}"')
-            except Exception as exc:
-                skipped.append(
-                    f"postgresql: unreachable at {args.postgres_url} ({type(exc).__name__}: {exc})"
-                )
-                say(f"b. PostgreSQL unreachable ({type(exc).__name__}: {exc}); skipping it")
-            else:
-                say(f"b. drain on PostgreSQL {version}, schema {schema.schema}")
-                try:
-                    drains.append(
-                        await drain(
-                            "postgresql",
-                            schema.url,
-                            receiver,
-                            body,
-                            args.deliveries,
-                            workdir,
-                            steady_seconds=args.steady_seconds,
-                            breakdown=args.breakdown,
-                        )
-                    )
-                finally:
-                    await schema.admin(f'DROP SCHEMA IF EXISTS "{schema.schema}" CASCADE')
-                    say(f"b. dropped schema {schema.schema}")
+            async with postgres_schema(args.postgres_url, machine, skipped, step="b. ") as schema:
+                if schema is not None:
+                    say(f"b. drain on PostgreSQL {schema.version}, schema {schema.schema}")
+                    await drain_on("postgresql", schema.url)
         else:
             skipped.append("postgresql: no --postgres-url given")
 
@@ -996,9 +701,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
             say(f"c. worker RSS with {RSS_DELIVERIES:,} pending deliveries")
             rss = await measure_rss(receiver, workdir, args.rss_seconds)
     finally:
-        receiver.process.terminate()
-        receiver.process.join(5)
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_server(receiver.process)
+        clean_up(workdir)
 
     report(machine, ceiling, ceiling_cpu, drains, rss, skipped)
     return {
@@ -1024,9 +728,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.deliveries < NOTIFICATIONS:
         parser.error(f"--deliveries must be at least {NOTIFICATIONS}")
-    figures = asyncio.run(amain(args))
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    run_and_save(amain, args)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ from cryptography.fernet import Fernet
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from delivery import (  # the sibling benchmark holds the shared scene and receiver
+from harness import (
     CONCURRENCY,
     NOTIFICATIONS,
     bench_settings,
@@ -44,6 +44,7 @@ from delivery import (  # the sibling benchmark holds the shared scene and recei
     sample_body,
     say,
     start_receiver,
+    stop_server,
 )
 
 from regnotify.db import Database, migrate
@@ -118,7 +119,7 @@ async def amain(n: int) -> None:
         await senders.close()
         await db.dispose()
     finally:
-        receiver.process.terminate()
+        stop_server(receiver.process)
 
 
 def main() -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import sys
 import tempfile
 import time
@@ -31,50 +29,39 @@ import aiohttp
 from aiohttp import web
 from cryptography.fernet import Fernet
 
+sys.path.insert(0, str(Path(__file__).parent))
+
+from harness import (
+    PostgresSchema,
+    free_port,
+    percentile,
+    regnotify_env,
+    run_cli,
+    start_site,
+    stop_processes,
+    wait_healthz,
+)
+
 REGNOTIFY = [sys.executable, "-m", "regnotify.cli"]
 DIGEST = "sha256:" + "c" * 64
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-async def cli(env: dict[str, str], *args: str) -> str:
-    process = await asyncio.create_subprocess_exec(*REGNOTIFY, *args, env=env, stdout=asyncio.subprocess.PIPE)
-    out, _ = await process.communicate()
-    if process.returncode != 0:
-        raise SystemExit(f"regnotify {' '.join(args)} failed")
-    return out.decode().strip()
-
-
 async def main(args: argparse.Namespace) -> None:
     data = Path(tempfile.mkdtemp(prefix="regnotify-idle-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGNOTIFY_")}
-    env.update(
-        REGNOTIFY_DATA_DIR=str(data),
-        REGNOTIFY_PORT=str(free_port()),
-        REGNOTIFY_SECRET_KEY=Fernet.generate_key().decode(),
-        REGNOTIFY_OUTBOUND_ALLOWED_NETWORKS='["127.0.0.1/32"]',
-        REGNOTIFY_POLL_INTERVAL=str(args.poll_interval),
-        REGNOTIFY_LOG_LEVEL="WARNING",
+    env = regnotify_env(
+        data_dir=data,
+        port=free_port(),
+        secret_key=Fernet.generate_key().decode(),
+        outbound_allowed_networks=["127.0.0.1/32"],
+        poll_interval=args.poll_interval,
+        log_level="WARNING",
     )
     schema = None
     if args.postgres_url:
-        import psycopg
-
-        schema = f"idle_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schema}"')
-        joiner = "&" if "?" in args.postgres_url else "?"
-        env["REGNOTIFY_DATABASE_URL"] = f"{args.postgres_url}{joiner}options=-csearch_path%3D{schema}"
-        await cli(env, "migrate")
+        schema = PostgresSchema(args.postgres_url, f"idle_{uuid.uuid4().hex[:8]}")
+        await schema.create()
+        env["REGNOTIFY_DATABASE_URL"] = schema.url
+        await run_cli(env, None, "migrate")
 
     arrived: dict[str, float] = {}
     waiting: dict[str, asyncio.Event] = {}
@@ -89,33 +76,24 @@ async def main(args: argparse.Namespace) -> None:
 
     app = web.Application()
     app.router.add_post("/hook", hook)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    hook_url = f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}/hook"  # type: ignore[union-attr]
+    runner, hook_port = await start_site(app)
+    hook_url = f"http://127.0.0.1:{hook_port}/hook"
 
-    await cli(env, "user", "create", "alice", "--superuser", "--no-password")
-    await cli(env, "repo", "create", "alice/app")
-    token = await cli(env, "token", "create", "--user", "alice", "--name", "bench")
+    await run_cli(env, None, "user", "create", "alice", "--superuser", "--no-password")
+    await run_cli(env, None, "repo", "create", "alice/app")
+    token = (await run_cli(env, None, "token", "create", "--user", "alice", "--name", "bench")).strip()
     serve = ["serve", "--no-worker"] if args.split else ["serve"]
     processes = [await asyncio.create_subprocess_exec(*REGNOTIFY, *serve, env=env)]
     if args.split:
         processes.append(await asyncio.create_subprocess_exec(*REGNOTIFY, "worker", env=env))
-    base = f"http://127.0.0.1:{env['REGNOTIFY_PORT']}/api/v1/repository/alice/app"
+    api_url = f"http://127.0.0.1:{env['REGNOTIFY_PORT']}"
+    base = f"{api_url}/api/v1/repository/alice/app"
     headers = {"Authorization": f"Bearer {token}"}
     from_post: list[float] = []
     from_answer: list[float] = []
     try:
+        await wait_healthz(api_url, 30)
         async with aiohttp.ClientSession(headers=headers) as http:
-            for _ in range(300):
-                try:
-                    async with http.get(base.split("/api/")[0] + "/healthz") as up:
-                        if up.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
             config = {"url": hook_url, "secret": True}
             body = {"event": "repo_push", "method": "webhook", "config": config}
             async with http.post(f"{base}/notification/", json=body) as created:
@@ -132,15 +110,10 @@ async def main(args: argparse.Namespace) -> None:
                 from_answer.append((arrived[delivery["id"]] - answered) * 1000)
                 await asyncio.sleep(args.pause)
     finally:
-        for process in processes:
-            process.terminate()
-            await asyncio.wait_for(process.wait(), timeout=30)
+        await stop_processes(processes)
         await runner.cleanup()
         if schema is not None:
-            import psycopg
-
-            with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await schema.drop()
 
     engine = "PostgreSQL" if schema else "SQLite"
     layout = "serve --no-worker + worker" if args.split else "serve (worker inside)"

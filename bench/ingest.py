@@ -85,43 +85,50 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import platform
 import re
-import secrets
-import shutil
-import signal
-import socket
-import sqlite3
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select, text, update
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from delivery import (  # the sibling benchmark holds the receiver, the scene and the ceiling
+from harness import (
+    Posted,
     PostgresSchema,
     ReceiverHandle,
-    cpu_model,
-    log_tail,
+    Stack,
+    clean_up,
+    client_session,
+    envelope,
+    events_request,
+    load_average,
+    machine_info,
     make_scene,
     measure_ceiling,
-    package_version,
     percentile,
+    poll_until,
+    post_envelope,
+    post_open_loop,
+    postgres_schema,
+    print_notes,
+    print_pairs,
+    print_section,
+    run_and_save,
+    run_cli,
     sample_body,
     say,
     start_receiver,
+    stop_server,
     verdict,
+    wait_workers_started,
     worker_env,
 )
 
@@ -132,9 +139,6 @@ from regnotify.db.types import utcnow
 from regnotify.db.wakeup import CHANNEL as WAKEUP_CHANNEL
 from regnotify.runtime.crypto import SecretBox
 
-MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-REPOSITORY = "acme/app"
 MAX_CONNECTIONS = 512  # the load generator's connection cap (open loop: it does not wait for answers)
 SAMPLE_EVERY = 0.5  # seconds between backlog samples
 SETTLE_SECONDS = 3.0  # the backlog is read again this long after the load ends
@@ -148,39 +152,10 @@ TARGET_KEEP_UP = 0.97  # accepted/s and delivered/s at least this share of the r
 TARGET_SLOPE_SHARE = 0.02  # backlog growth under this share of the rate, per second
 TARGET_END_BACKLOG_SECONDS = 0.25  # backlog at the end of the load under this many seconds of events
 TARGET_SCALING = 1.5
-WORKER_START_SECONDS = 60.0
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-# What `regnotify serve` runs (cli.serve), minus the delivery worker inside the API process.
-API_MAIN = """
-import uvicorn
-from regnotify.app import create_app
-from regnotify.config import Settings
-from regnotify.runtime.heap import freeze_startup_objects
-from regnotify.runtime.logs import configure_logging, uvicorn_log_config
 
-settings = Settings()
-configure_logging(settings)
-log_config = uvicorn_log_config(settings)
-application = create_app(settings, worker=False)
-freeze_startup_objects()
-uvicorn.run(
-    application,
-    host=settings.host,
-    port=settings.port,
-    log_level="info",
-    **({"log_config": log_config} if log_config else {}),
-)
-"""
-
-
-# -- processes -------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# -- CPU of the processes -------------------------------------------------------------------------
 
 
 def proc_cpu(pid: int) -> float:
@@ -197,80 +172,6 @@ def machine_ticks() -> tuple[int, int]:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
     return sum(values) - idle, sum(values)
-
-
-@dataclass
-class Stack:
-    """The API process and the worker processes of one phase."""
-
-    env: dict[str, str]
-    logs: Path
-    serve_with_worker: bool = False
-    api: asyncio.subprocess.Process | None = None
-    workers: list[asyncio.subprocess.Process] = field(default_factory=list)
-    port: int = 0
-
-    @property
-    def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def _spawn(self, name: str, *argv: str, env: dict[str, str]) -> asyncio.subprocess.Process:
-        with (self.logs / f"{name}.log").open("ab") as log:
-            return await asyncio.create_subprocess_exec(
-                sys.executable, *argv, env=env, stdout=log, stderr=log, start_new_session=True
-            )
-
-    async def start_api(self) -> None:
-        self.port = free_port()
-        env = {**self.env, "REGNOTIFY_HOST": "127.0.0.1", "REGNOTIFY_PORT": str(self.port)}
-        if self.serve_with_worker:
-            self.api = await self._spawn("serve", "-m", "regnotify.cli", "serve", env=env)
-        else:
-            self.api = await self._spawn("api", "-c", API_MAIN, env=env)
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as session:
-            while time.monotonic() < deadline:
-                if self.api.returncode is not None:
-                    raise RuntimeError(f"the API exited with {self.api.returncode}:\n{self.tail('api')}")
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(f"{self.api_url}/healthz") as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"the API did not answer /healthz within 60 s:\n{self.tail('api')}")
-
-    async def start_workers(self, count: int) -> None:
-        for _ in range(count):
-            name = f"worker-{len(self.workers)}"
-            self.workers.append(await self._spawn(name, "-m", "regnotify.cli", "worker", env=self.env))
-
-    def tail(self, name: str) -> str:
-        path = self.logs / f"{'serve' if self.serve_with_worker and name == 'api' else name}.log"
-        return log_tail(path) if path.exists() else "(no log)"
-
-    def pids(self) -> dict[str, int]:
-        found = {"api": self.api.pid} if self.api is not None else {}
-        found.update({f"worker {i + 1}": w.pid for i, w in enumerate(self.workers)})
-        return found
-
-    async def check(self) -> None:
-        for name, process in [("api", self.api), *((f"worker-{i}", w) for i, w in enumerate(self.workers))]:
-            if process is not None and process.returncode is not None:
-                raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.tail(name)}")
-
-    async def stop(self) -> None:
-        processes = [p for p in [*self.workers, self.api] if p is not None and p.returncode is None]
-        for process in processes:
-            with contextlib.suppress(ProcessLookupError):
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                await asyncio.wait_for(process.wait(), 30)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
-        self.api, self.workers = None, []
 
 
 class CpuMeter:
@@ -302,69 +203,6 @@ class CpuMeter:
 # -- the load --------------------------------------------------------------------------------------
 
 
-def push_event(tag: str, repository: str = REPOSITORY) -> dict[str, Any]:
-    """One Distribution event: a manifest pushed by tag (the shape the registry posts)."""
-    digest = "sha256:" + secrets.token_hex(32)
-    return {
-        "id": str(uuid.uuid4()),
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
-        "action": "push",
-        "target": {
-            "mediaType": OCI_MANIFEST,
-            "size": 528,
-            "digest": digest,
-            "length": 528,
-            "repository": repository,
-            "url": f"http://registry.test:5000/v2/{repository}/manifests/{digest}",
-            "tag": tag,
-        },
-        "request": {
-            "id": str(uuid.uuid4()),
-            "addr": "127.0.0.1:40000",
-            "host": "registry.test:5000",
-            "method": "PUT",
-            "useragent": "containerd/v1.7.0",
-        },
-        "actor": {"name": "ci"},
-        "source": {"addr": "registry:5000", "instanceID": "bench"},
-    }
-
-
-def envelope(tags: list[str], repository: str = REPOSITORY) -> bytes:
-    events = [push_event(tag, repository) for tag in tags]
-    return json.dumps({"events": events}, separators=(",", ":")).encode()
-
-
-@dataclass
-class Posted:
-    sent: float  # time.time() when the request was started
-    answered: float = 0.0
-    status: int = 0
-    accepted: int = 0
-    error: str = ""
-
-
-async def post_envelope(
-    session: aiohttp.ClientSession, url: str, headers: dict[str, str], body: bytes, into: Posted
-) -> None:
-    try:
-        async with session.post(url, data=body, headers=headers) as response:
-            answer = await response.read()
-            into.status = response.status
-            if response.status == 200:
-                into.accepted = int(json.loads(answer).get("accepted", 0))
-            else:
-                into.error = answer[:200].decode(errors="replace")
-    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-        into.error = f"{type(exc).__name__}: {exc}"
-    into.answered = time.time()
-
-
-def client_session(limit: int) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120))
-
-
 async def open_loop(
     api_url: str,
     token: str,
@@ -379,21 +217,11 @@ async def open_loop(
     ``ended`` is set after the last send; the answers then get GRACE_SECONDS more, and requests
     still unanswered are cancelled (they keep ``answered == 0``). Appends to ``posted`` as it goes.
     """
-    url = f"{api_url}/api/v1/registry/events"
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE}
     total = int(rate * seconds)
     tag = re.sub(r"[^A-Za-z0-9_.-]", "_", prefix)
     bodies = [envelope([f"{tag}-{i}"]) for i in range(total)]  # built up front: not on the clock
-    tasks: list[asyncio.Task[None]] = []
     async with client_session(MAX_CONNECTIONS) as session:
-        started = time.monotonic()
-        for i, body in enumerate(bodies):
-            delay = started + i / rate - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            record = Posted(sent=time.time())
-            posted.append(record)
-            tasks.append(asyncio.create_task(post_envelope(session, url, headers, body, record)))
+        tasks = await post_open_loop(session, api_url, token, bodies, rate, posted)
         ended.set()
         _done, pending = await asyncio.wait(tasks, timeout=GRACE_SECONDS)
         for task in pending:
@@ -403,8 +231,7 @@ async def open_loop(
 
 async def post_backlog(api_url: str, token: str, events: int, prefix: str) -> tuple[list[Posted], float]:
     """``events`` pushes, BACKLOG_PER_ENVELOPE per envelope, BACKLOG_IN_FLIGHT requests at a time."""
-    url = f"{api_url}/api/v1/registry/events"
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE}
+    url, headers = events_request(api_url, token)
     tag = re.sub(r"[^A-Za-z0-9_.-]", "_", prefix)
     chunks = [
         [f"{tag}-{i}" for i in range(first, min(events, first + BACKLOG_PER_ENVELOPE))]
@@ -473,6 +300,13 @@ class Phase:
     ceiling_per_s: float = 0.0
     ratio_to_ceiling: float = 0.0
 
+    def record_cpu(self, meter: CpuMeter, events: int) -> None:
+        """Each process's CPU share and ms per event (of ``events``), and the machine's busy share."""
+        for label in meter.pids:
+            self.cpu_share[label] = meter.shares[label]
+            self.cpu_ms_per_event[label] = 1000 * meter.seconds[label] / max(1, events)
+        self.machine_busy = meter.machine_share
+
 
 def slope(points: list[tuple[float, int]]) -> float:
     """Least-squares slope of (t, y); 0 with fewer than 2 points."""
@@ -524,16 +358,15 @@ async def phase_rows(db: Database, since_event_id: int) -> list[tuple[str, float
 async def wait_delivered(
     receiver: ReceiverHandle, stack: Stack, expected: int, deadline: float, label: str
 ) -> bool:
-    last_report = time.monotonic()
-    while time.monotonic() < deadline:
+    unique = 0
+
+    async def delivered() -> bool:
+        nonlocal unique
         await stack.check()
-        if (await receiver.stats())["unique"] >= expected:
-            return True
-        if time.monotonic() - last_report >= 5:
-            say(f"{label}: {(await receiver.stats())['unique']}/{expected} delivered")
-            last_report = time.monotonic()
-        await asyncio.sleep(0.1)
-    return False
+        unique = (await receiver.stats())["unique"]
+        return unique >= expected
+
+    return await poll_until(delivered, deadline, lambda: f"{label}: {unique}/{expected} delivered")
 
 
 def summarise_latency(phase: Phase, rows: list[tuple[str, float]], arrivals: dict[str, float]) -> None:
@@ -545,21 +378,11 @@ def summarise_latency(phase: Phase, rows: list[tuple[str, float]], arrivals: dic
 
 
 async def run_at_rate(
-    name: str,
-    engine: str,
-    env: dict[str, str],
-    db: Database,
-    receiver: ReceiverHandle,
-    token: str,
-    logs: Path,
-    *,
-    workers: int,
-    rate: float,
-    seconds: float,
-    serve_with_worker: bool = False,
+    engine: Engine, name: str, *, workers: int, rate: float, seconds: float, serve_with_worker: bool = False
 ) -> Phase:
-    phase = Phase(name=name, engine=engine, workers=workers, kind="rate", rate=rate, seconds=seconds)
-    stack = Stack(env, logs, serve_with_worker=serve_with_worker)
+    phase = Phase(name=name, engine=engine.name, workers=workers, kind="rate", rate=rate, seconds=seconds)
+    db, receiver = engine.db, engine.receiver
+    stack = Stack(engine.env, engine.logs, serve_with_worker=serve_with_worker)
     try:
         await stack.start_api()
         await stack.start_workers(0 if serve_with_worker else workers)
@@ -599,7 +422,7 @@ async def run_at_rate(
         meter.start()
         load_started = time.time()
         watcher = asyncio.create_task(watch())
-        await open_loop(stack.api_url, token, rate, seconds, name, posted, ended)
+        await open_loop(stack.api_url, engine.token, rate, seconds, name, posted, ended)
         arrivals_at_end = await watcher
         load_ended = at_end["time"]
 
@@ -624,10 +447,7 @@ async def run_at_rate(
         second_half = [(t, y + u) for t, y, u in phase.backlog_samples if t >= seconds / 2]
         phase.backlog_slope_per_s = slope(second_half)
         phase.backlog_peak = max((y + u for _, y, u in phase.backlog_samples), default=0)
-        for label in meter.pids:
-            phase.cpu_share[label] = meter.shares[label]
-            phase.cpu_ms_per_event[label] = 1000 * meter.seconds[label] / max(1, phase.accepted_during_load)
-        phase.machine_busy = meter.machine_share
+        phase.record_cpu(meter, phase.accepted_during_load)
         say(
             f"{name}: offered {phase.offered_per_s:,.0f}/s, accepted {phase.accepted_per_s:,.0f}/s, "
             f"delivered {phase.delivered_per_s:,.0f}/s; at the end {phase.unanswered_end:,} envelopes "
@@ -661,38 +481,15 @@ async def hold_backlog(db: Database, since: int, *, until: datetime) -> None:
             await session.execute(text(f"NOTIFY {WAKEUP_CHANNEL}"))
 
 
-async def wait_workers_started(stack: Stack, workers: int) -> None:
-    """Until each worker process has logged that it runs (its loop is then polling for work)."""
-    deadline = time.monotonic() + WORKER_START_SECONDS
-    while time.monotonic() < deadline:
-        logs = [stack.logs / f"worker-{n}.log" for n in range(workers)]
-        if all(log.exists() and "started (concurrency" in log.read_text(errors="replace") for log in logs):
-            return
-        if any(worker.returncode is not None for worker in stack.workers):
-            raise RuntimeError(f"a worker exited while starting:\n{stack.tail('worker-0')}")
-        await asyncio.sleep(0.05)
-    raise RuntimeError(f"the workers did not start within {WORKER_START_SECONDS:.0f} s")
-
-
-async def run_saturation(
-    name: str,
-    engine: str,
-    env: dict[str, str],
-    db: Database,
-    receiver: ReceiverHandle,
-    token: str,
-    logs: Path,
-    *,
-    workers: int,
-    events: int,
-) -> Phase:
-    phase = Phase(name=name, engine=engine, workers=workers, kind="saturation")
-    stack = Stack(env, logs)
+async def run_saturation(engine: Engine, name: str, *, workers: int, events: int) -> Phase:
+    phase = Phase(name=name, engine=engine.name, workers=workers, kind="saturation")
+    db, receiver = engine.db, engine.receiver
+    stack = Stack(engine.env, engine.logs)
     try:
         await stack.start_api()
         since = await last_event_id(db)
         say(f"{name}: posting a backlog of {events:,} events with no worker running")
-        posted, elapsed = await post_backlog(stack.api_url, token, events, name)
+        posted, elapsed = await post_backlog(stack.api_url, engine.token, events, name)
         phase.posted = len(posted)
         phase.http_errors = sum(p.status != 200 for p in posted)
         phase.accepted = sum(p.accepted for p in posted)
@@ -721,10 +518,7 @@ async def run_saturation(
         phase.drained_seconds = (arrivals[-1] - started) if arrivals else 0.0
         phase.duplicates = (await receiver.stats())["duplicates"]
         phase.delivered = len(arrivals)
-        for label in meter.pids:
-            phase.cpu_share[label] = meter.shares[label]
-            phase.cpu_ms_per_event[label] = 1000 * meter.seconds[label] / max(1, phase.delivered)
-        phase.machine_busy = meter.machine_share
+        phase.record_cpu(meter, phase.delivered)
         say(
             f"{name}: {workers} worker(s) drained {phase.delivered:,} at {phase.saturation_per_s:,.0f}/s "
             f"(middle 80%), {phase.drained_seconds:.1f}s from worker start"
@@ -737,31 +531,22 @@ async def run_saturation(
 # -- set-up per engine -----------------------------------------------------------------------------
 
 
-async def run_cli(env: dict[str, str], logs: Path, *argv: str) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "regnotify.cli",
-        *argv,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    with (logs / "cli.log").open("ab") as log:
-        log.write(out + err)
-    if process.returncode != 0:
-        raise RuntimeError(f"regnotify {' '.join(argv)} failed:\n{err.decode(errors='replace')}")
-    return out.decode()
+@dataclass
+class Engine:
+    """One database, set up by ``prepare``, and what every phase on it uses."""
+
+    name: str  # sqlite or postgresql
+    env: dict[str, str]  # of the API and worker processes
+    db: Database
+    receiver: ReceiverHandle
+    token: str  # the source token
+    logs: Path
 
 
-async def prepare(
-    url: str, data_dir: Path, logs: Path, receiver: ReceiverHandle
-) -> tuple[dict[str, str], str]:
+async def prepare(name: str, url: str, data_dir: Path, logs: Path, receiver: ReceiverHandle) -> Engine:
     """Migrate with ``regnotify migrate``, create acme/app with one webhook and a source token."""
     secret_key = Fernet.generate_key().decode()
-    env = worker_env(data_dir / "unused.db", data_dir, secret_key)
-    env["REGNOTIFY_DATABASE_URL"] = url
+    env = worker_env(url, data_dir, secret_key)
     await run_cli(env, logs, "migrate")
     db = Database(async_driver_url(url))
     try:
@@ -770,7 +555,7 @@ async def prepare(
         await db.dispose()
     created = await run_cli(env, logs, "source", "create", "bench-registry", "--namespace", "acme")
     token = created.strip().splitlines()[-1]
-    return env, token
+    return Engine(name, env, Database(async_driver_url(url)), receiver, token, logs)
 
 
 # -- the report ------------------------------------------------------------------------------------
@@ -852,20 +637,14 @@ def rate_verdicts(p: Phase) -> list[tuple[str, str, bool]]:
 def report(
     machine: dict[str, str], ceiling: dict[str, float], phases: list[Phase], skipped: list[str]
 ) -> None:
-    print()
-    print("== machine ==")
-    for key, value in machine.items():
-        print(f"  {key:<22} {value}")
-    print()
-    print("== figures ==")
-    for label, value in ceiling.items():
-        print(f"  ceiling ({label}): {value:,.0f} requests/s (bare aiohttp, 64 in flight, same receiver)")
+    print_pairs("machine", machine)
+    print_section("figures")
+    for label, per_s in ceiling.items():
+        print(f"  ceiling ({label}): {per_s:,.0f} requests/s (bare aiohttp, 64 in flight, same receiver)")
     for p in phases:
         print_phase(p)
-    for note in skipped:
-        print(f"  -- {note}")
-    print()
-    print("== targets ==")
+    print_notes(skipped)
+    print_section("targets")
     for p in phases:
         if p.target:
             for label, value, ok in rate_verdicts(p):
@@ -899,19 +678,52 @@ def report(
 # -- main ------------------------------------------------------------------------------------------
 
 
+async def run_postgresql(
+    schema: PostgresSchema,
+    workdir: Path,
+    logs: Path,
+    receiver: ReceiverHandle,
+    ceiling: dict[str, float],
+    args: argparse.Namespace,
+) -> list[Phase]:
+    """On ``schema``: at rate with 1 and with 2 workers, then (``--backlog``) the saturation runs
+    next to a ceiling measured again."""
+    engine = await prepare("postgresql", schema.url, workdir / "pg", logs, receiver)
+    phases: list[Phase] = []
+    try:
+        for workers in (1, 2):
+            phases.append(
+                await run_at_rate(
+                    engine, f"pg-{workers}", workers=workers, rate=args.rate, seconds=args.seconds
+                )
+            )
+        if args.backlog > 0:
+            ceiling["next to saturation"], _cpu = await measure_ceiling(
+                receiver, sample_body(), CEILING_REQUESTS
+            )
+            say(f"ceiling: {ceiling['next to saturation']:,.0f} requests/s")
+            for workers in (1, 2):
+                p = await run_saturation(
+                    engine, f"pg-saturation-{workers}", workers=workers, events=args.backlog
+                )
+                p.ceiling_per_s = ceiling["next to saturation"]
+                p.ratio_to_ceiling = p.saturation_per_s / p.ceiling_per_s
+                phases.append(p)
+    finally:
+        await engine.db.dispose()
+    return phases
+
+
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
-    machine = {
-        "cpus": str(os.cpu_count()),
-        "cpu model": cpu_model(),
-        "load average (start)": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "sqlite": sqlite3.sqlite_version,
-        "postgresql": "not measured",
-        "uvicorn / fastapi": f"{package_version('uvicorn')} / {package_version('fastapi')}",
-        "aiohttp / sqlalchemy": f"{package_version('aiohttp')} / {package_version('sqlalchemy')}",
-        "psycopg / aiosqlite": f"{package_version('psycopg')} / {package_version('aiosqlite')}",
-        "uvloop / httptools": f"{package_version('uvloop')} / {package_version('httptools')}",
-    }
+    machine = machine_info(
+        "load average (start)",
+        [
+            ("uvicorn", "fastapi"),
+            ("aiohttp", "sqlalchemy"),
+            ("psycopg", "aiosqlite"),
+            ("uvloop", "httptools"),
+        ],
+    )
     say(f"machine: {machine['cpus']} x {machine['cpu model']}, load {machine['load average (start)']}")
     receiver = start_receiver()
     say(f"receiver process {receiver.process.pid} on {receiver.hook_url}")
@@ -927,112 +739,49 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
 
         sqlite_url = f"sqlite:///{workdir / 'sqlite' / 'regnotify.db'}"
         say("sqlite: migrating, creating acme/app with one webhook and a source token")
-        env, token = await prepare(sqlite_url, workdir / "sqlite", logs, receiver)
-        db = Database(async_driver_url(sqlite_url))
+        engine = await prepare("sqlite", sqlite_url, workdir / "sqlite", logs, receiver)
         try:
-            first = await run_at_rate(
-                "sqlite-1",
-                "sqlite",
-                env,
-                db,
-                receiver,
-                token,
-                logs,
-                workers=1,
-                rate=args.rate,
-                seconds=args.seconds,
-            )
+            first = await run_at_rate(engine, "sqlite-1", workers=1, rate=args.rate, seconds=args.seconds)
             first.target = args.rate == TARGET_RATE
             phases.append(first)
             if args.sqlite_serve:
                 phases.append(
                     await run_at_rate(
-                        "sqlite-serve", "sqlite", env, db, receiver, token, logs,
-                        workers=1, rate=args.rate, seconds=args.seconds, serve_with_worker=True,
+                        engine,
+                        "sqlite-serve",
+                        workers=1,
+                        rate=args.rate,
+                        seconds=args.seconds,
+                        serve_with_worker=True,
                     )
-                )  # fmt: skip
+                )
             if args.sustainable and first.accepted_per_s < TARGET_KEEP_UP * args.rate:
                 # the API did not keep up: also show what a rate it does keep up with looks like
                 rate = max(10.0, 10 * int(0.6 * first.accepted_per_s / 10))
                 phases.append(
                     await run_at_rate(
-                        f"sqlite-1@{rate:g}", "sqlite", env, db, receiver, token, logs,
-                        workers=1, rate=rate, seconds=args.seconds,
+                        engine, f"sqlite-1@{rate:g}", workers=1, rate=rate, seconds=args.seconds
                     )
-                )  # fmt: skip
+                )
         finally:
-            await db.dispose()
+            await engine.db.dispose()
 
         if args.postgres_url:
-            schema = PostgresSchema(args.postgres_url)
-            try:
-                ((version,),) = await schema.admin("SHOW server_version")
-                ((sync_commit,),) = await schema.admin("SHOW synchronous_commit")
-                machine["postgresql"] = f"{version} (synchronous_commit={sync_commit})"
-                await schema.admin(f'CREATE SCHEMA "{schema.schema}"')
-            except Exception as exc:
-                skipped.append(
-                    f"postgresql: unreachable at {args.postgres_url} ({type(exc).__name__}: {exc})"
-                )
-                say(f"PostgreSQL unreachable ({type(exc).__name__}: {exc}); skipping it")
-            else:
-                try:
-                    say(f"postgresql {version}: schema {schema.schema}; migrating with `regnotify migrate`")
-                    env, token = await prepare(schema.url, workdir / "pg", logs, receiver)
-                    db = Database(async_driver_url(schema.url))
-                    try:
-                        for workers in (1, 2):
-                            phases.append(
-                                await run_at_rate(
-                                    f"pg-{workers}",
-                                    "postgresql",
-                                    env,
-                                    db,
-                                    receiver,
-                                    token,
-                                    logs,
-                                    workers=workers,
-                                    rate=args.rate,
-                                    seconds=args.seconds,
-                                )
-                            )
-                        if args.backlog > 0:
-                            ceiling["next to saturation"], _cpu = await measure_ceiling(
-                                receiver, sample_body(), CEILING_REQUESTS
-                            )
-                            say(f"ceiling: {ceiling['next to saturation']:,.0f} requests/s")
-                            for workers in (1, 2):
-                                p = await run_saturation(
-                                    f"pg-saturation-{workers}",
-                                    "postgresql",
-                                    env,
-                                    db,
-                                    receiver,
-                                    token,
-                                    logs,
-                                    workers=workers,
-                                    events=args.backlog,
-                                )
-                                p.ceiling_per_s = ceiling["next to saturation"]
-                                p.ratio_to_ceiling = p.saturation_per_s / p.ceiling_per_s
-                                phases.append(p)
-                    finally:
-                        await db.dispose()
-                finally:
-                    await schema.admin(f'DROP SCHEMA IF EXISTS "{schema.schema}" CASCADE')
-                    say(f"dropped schema {schema.schema}")
+            async with postgres_schema(args.postgres_url, machine, skipped) as schema:
+                if schema is not None:
+                    say(
+                        f"postgresql {schema.version}: schema {schema.schema}; "
+                        "migrating with `regnotify migrate`"
+                    )
+                    phases += await run_postgresql(schema, workdir, logs, receiver, ceiling, args)
         else:
             skipped.append("postgresql: skipped (no --postgres-url given)")
             say("PostgreSQL part skipped: no --postgres-url given")
     finally:
-        receiver.process.terminate()
-        receiver.process.join(5)
-        if args.keep_logs:
-            say(f"logs kept in {logs}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        stop_server(receiver.process)
+        clean_up(workdir, keep=args.keep_logs, shown=logs)
 
-    machine["load average (end)"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    machine["load average (end)"] = load_average()
     report(machine, ceiling, phases, skipped)
     return {
         "machine": machine,
@@ -1066,9 +815,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.rate <= 0 or args.seconds <= 0:
         parser.error("--rate and --seconds must be positive")
-    figures = asyncio.run(amain(args))
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    run_and_save(amain, args)
 
 
 if __name__ == "__main__":

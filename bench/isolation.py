@@ -97,11 +97,7 @@ import functools
 import json
 import math
 import multiprocessing
-import os
-import platform
 import re
-import shutil
-import sqlite3
 import sys
 import tempfile
 import time
@@ -117,8 +113,34 @@ from sqlalchemy import func, select, update
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from delivery import PostgresSchema, cpu_model, package_version, percentile, say, verdict
-from ingest import MEDIA_TYPE, Posted, Stack, envelope, post_envelope, wait_workers_started
+from harness import (
+    Handler,
+    Posted,
+    Stack,
+    clean_up,
+    client_session,
+    control_call,
+    envelope,
+    load_average,
+    machine_info,
+    percentile,
+    post_open_loop,
+    postgres_schema,
+    print_notes,
+    print_pairs,
+    print_section,
+    regnotify_env,
+    run_and_save,
+    run_loop,
+    run_python,
+    say,
+    serve_forever,
+    spawn_server,
+    start_site,
+    stop_server,
+    verdict,
+    wait_workers_started,
+)
 
 from regnotify.config import async_driver_url
 from regnotify.db import Database
@@ -158,12 +180,7 @@ class DestinationState:
 
 def destinations_main(conn: Connection, plan: list[tuple[str, str]]) -> None:
     """Process entry point: one server per (kind, address) of ``plan``; sends back their ports."""
-    try:
-        import uvloop
-
-        uvloop.run(_destinations(conn, plan))
-    except ImportError:
-        asyncio.run(_destinations(conn, plan))
+    run_loop(_destinations(conn, plan))
 
 
 async def _hang(state: DestinationState, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -220,13 +237,8 @@ async def _destinations(conn: Connection, plan: list[tuple[str, str]]) -> None:
             keep.append(server)
             ports[address] = server.sockets[0].getsockname()[1]
         else:
-            runner = web.AppRunner(_answering(states[address]), access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, address, 0, backlog=1024)
-            await site.start()
+            runner, ports[address] = await start_site(_answering(states[address]), address)
             keep.append(runner)
-            assert site._server is not None
-            ports[address] = site._server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
 
     async def arrivals(request: web.Request) -> web.Response:
         return web.json_response(states[request.query["address"]].arrivals)
@@ -264,18 +276,13 @@ async def _destinations(conn: Connection, plan: list[tuple[str, str]]) -> None:
             s.arrivals = {}
         return web.json_response({"closed": closed})
 
-    control = web.Application()
-    control.router.add_get("/_arrivals", arrivals)
-    control.router.add_get("/_stats", stats)
-    control.router.add_post("/_release", release)
-    control.router.add_post("/_reset", reset)
-    runner = web.AppRunner(control, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    assert site._server is not None
-    conn.send({"ports": ports, "control": site._server.sockets[0].getsockname()[1]})  # type: ignore[attr-defined]
-    await asyncio.Event().wait()
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/_arrivals", arrivals),
+        ("GET", "/_stats", stats),
+        ("POST", "/_release", release),
+        ("POST", "/_reset", reset),
+    ]
+    await serve_forever(conn, routes, lambda port: {"ports": ports, "control": port})
 
 
 @dataclass
@@ -288,12 +295,7 @@ class Destinations:
         return f"http://{address}:{self.ports[address]}/hook"
 
     async def _call(self, method: str, path: str) -> Any:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(method, f"http://127.0.0.1:{self.control}{path}") as response,
-        ):
-            response.raise_for_status()
-            return await response.json()
+        return await control_call(method, f"http://127.0.0.1:{self.control}{path}")
 
     async def arrivals(self, address: str) -> dict[str, float]:
         return dict(await self._call("GET", f"/_arrivals?address={address}"))
@@ -309,16 +311,7 @@ class Destinations:
 
 
 def start_destinations(plan: list[tuple[str, str]]) -> Destinations:
-    context = multiprocessing.get_context("spawn")
-    parent, child = context.Pipe()
-    process = context.Process(
-        target=destinations_main, args=(child, plan), daemon=True, name="bench-destinations"
-    )
-    process.start()
-    if not parent.poll(60):
-        process.terminate()
-        raise RuntimeError("the destinations process did not start")
-    answer = parent.recv()
+    process, answer = spawn_server(destinations_main, (plan,), "destinations", 60)
     return Destinations(process, answer["ports"], answer["control"])
 
 
@@ -415,11 +408,6 @@ def webhook(event: str, url: str, title: str, **extra: Any) -> dict[str, Any]:
 # -- load: pushes, builds, probes -------------------------------------------------------------------
 
 
-def push_session() -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=512, limit_per_host=512)
-    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=300))
-
-
 async def post_pushes(
     session: aiohttp.ClientSession,
     api_url: str,
@@ -430,17 +418,10 @@ async def post_pushes(
     posted: dict[str, Posted],
 ) -> list[asyncio.Task[None]]:
     """Post one envelope per tag, push i at start + i / rate (open loop); returns the answers' tasks."""
-    url = f"{api_url}/api/v1/registry/events"
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": MEDIA_TYPE}
     bodies = [envelope([tag], repository) for tag in tags]  # built up front: not on the clock
-    tasks: list[asyncio.Task[None]] = []
-    started = time.monotonic()
-    for i, (tag, body) in enumerate(zip(tags, bodies, strict=True)):
-        delay = started + i / rate - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        record = posted[tag] = Posted(sent=time.time())
-        tasks.append(asyncio.create_task(post_envelope(session, url, headers, body, record)))
+    records: list[Posted] = []
+    tasks = await post_open_loop(session, api_url, token, bodies, rate, records)
+    posted.update(zip(tags, records, strict=True))
     return tasks
 
 
@@ -694,7 +675,7 @@ async def run_scenario(
     stop_probing = asyncio.Event()
     prober: asyncio.Task[None] | None = None
     background: list[asyncio.Task[None]] = []  # the builds and the pushes' answers
-    pushing = push_session()
+    pushing = client_session(512, timeout=300)
     try:
         result.pending_at_start = await pending_count(engine.db)
         if result.pending_at_start:
@@ -924,16 +905,14 @@ def service_env(
     data_dir: Path, secret_key: str, database_url: str | None, extra: dict[str, str]
 ) -> dict[str, str]:
     """The service's defaults, plus what the benchmark needs (and ``--env``)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("REGNOTIFY_")}
-    env.update(
-        REGNOTIFY_DATA_DIR=str(data_dir),
-        REGNOTIFY_SECRET_KEY=secret_key,
-        REGNOTIFY_OUTBOUND_ALLOWED_NETWORKS='["127.0.0.0/8"]',
-        REGNOTIFY_PUBLIC_BASE_URL="https://regnotify.test",
-        REGNOTIFY_REGISTRY_HOST="registry.test",
+    env = regnotify_env(
+        data_dir=data_dir,
+        secret_key=secret_key,
+        outbound_allowed_networks=["127.0.0.0/8"],
+        public_base_url="https://regnotify.test",
+        registry_host="registry.test",
+        **({"database_url": database_url} if database_url else {}),
     )
-    if database_url:
-        env["REGNOTIFY_DATABASE_URL"] = database_url
     env.update(extra)
     return env
 
@@ -951,23 +930,10 @@ for argv in json.loads(sys.argv[1]):
 
 async def run_cli_batch(env: dict[str, str], logs: Path, commands: list[list[str]]) -> dict[str, str]:
     """Run ``commands``; the stdout of each, by its command line."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        CLI_BATCH,
-        json.dumps(commands),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    with (logs / "cli.log").open("ab") as log:
-        log.write(out + err)
-    if process.returncode != 0:
-        raise RuntimeError(f"the CLI failed:\n{out.decode(errors='replace')}\n{err.decode(errors='replace')}")
+    out = await run_python(env, logs, "-c", CLI_BATCH, json.dumps(commands), what="the CLI")
     outputs: dict[str, str] = {}
     current = ""
-    for line in out.decode().splitlines():
+    for line in out.splitlines():
         if line.startswith("$ regnotify "):
             current = line[len("$ regnotify ") :]
             outputs[current] = ""
@@ -1235,22 +1201,13 @@ def print_results(results: list[Result]) -> None:
 def report(
     machine: dict[str, str], calibration: dict[str, str], results: list[Result], skipped: list[str]
 ) -> None:
-    print()
-    print("== machine ==")
-    for key, value in machine.items():
-        print(f"  {key:<24} {value}")
+    print_pairs("machine", machine, 24)
     if calibration:
-        print()
-        print("== what the hostile inputs cost without limits (this process) ==")
-        for key, value in calibration.items():
-            print(f"  {key:<46} {value}")
-    print()
-    print("== figures ==")
+        print_pairs("what the hostile inputs cost without limits (this process)", calibration, 46)
+    print_section("figures")
     print_results(results)
-    for note in skipped:
-        print(f"  -- {note}")
-    print()
-    print("== targets ==")
+    print_notes(skipped)
+    print_section("targets")
     for who, target, value, ok in verdicts(results):
         print(f"  {who:<18} {target:<38} {value:<28} {ok}")
     informative = [r for r in results if r.scenario == "http500-5" and not r.error]
@@ -1266,18 +1223,12 @@ def report(
 
 async def amain(args: argparse.Namespace) -> dict[str, Any]:
     extra_env = dict(item.split("=", 1) for item in args.env)
-    machine = {
-        "cpus": str(os.cpu_count()),
-        "cpu model": cpu_model(),
-        "load average (start)": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-        "python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "sqlite": sqlite3.sqlite_version,
-        "postgresql": "not measured",
-        "uvicorn / fastapi": f"{package_version('uvicorn')} / {package_version('fastapi')}",
-        "aiohttp / sqlalchemy": f"{package_version('aiohttp')} / {package_version('sqlalchemy')}",
-        "settings changed": ", ".join(f"{k}={v}" for k, v in extra_env.items()) or "none (service defaults)",
-        "run": "--quick (smoke: not comparable)" if args.quick else "full",
-    }
+    changed = ", ".join(f"{k}={v}" for k, v in extra_env.items()) or "none (service defaults)"
+    machine = machine_info(
+        "load average (start)",
+        [("uvicorn", "fastapi"), ("aiohttp", "sqlalchemy")],
+        {"settings changed": changed, "run": "--quick (smoke: not comparable)" if args.quick else "full"},
+    )
     say(f"machine: {machine['cpus']} x {machine['cpu model']}, load {machine['load average (start)']}")
     calibration: dict[str, str] = {}
     if not args.quick and any(s.hostile for s in args.scenario_list):
@@ -1294,68 +1245,39 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="regnotify-isolation-"))
     results: list[Result] = []
     skipped: list[str] = []
-    try:
-        logs = workdir / "sqlite" / "logs"
-        logs.mkdir(parents=True)
-        data_dir = workdir / "sqlite" / "data"
-        env = service_env(data_dir, Fernet.generate_key().decode(), None, extra_env)
-        db_url = f"sqlite:///{data_dir / 'regnotify.db'}"
-        say("sqlite: the embedded default (REGNOTIFY_DATABASE_URL unset)")
+
+    async def on_engine(name: str, database_url: str | None) -> None:
+        """Every scenario and mode on one engine; a failure is noted in ``skipped``."""
         try:
-            results += await run_engine(
-                "sqlite", env, db_url, logs, modes, args.scenario_list, addresses, destinations, args
+            base = workdir / ("sqlite" if database_url is None else "pg")
+            logs = base / "logs"
+            logs.mkdir(parents=True)
+            env = service_env(base / "data", Fernet.generate_key().decode(), database_url, extra_env)
+            db_url = database_url or f"sqlite:///{base / 'data' / 'regnotify.db'}"
+            results.extend(
+                await run_engine(
+                    name, env, db_url, logs, modes, args.scenario_list, addresses, destinations, args
+                )
             )
         except Exception as exc:
-            skipped.append(f"sqlite: FAILED ({type(exc).__name__}: {str(exc)[:300]})")
-            say(f"sqlite: FAILED: {type(exc).__name__}: {exc}")
+            skipped.append(f"{name}: FAILED ({type(exc).__name__}: {str(exc)[:300]})")
+            say(f"{name}: FAILED: {type(exc).__name__}: {exc}")
 
+    try:
+        say("sqlite: the embedded default (REGNOTIFY_DATABASE_URL unset)")
+        await on_engine("sqlite", None)
         if args.postgres_url:
-            schema = PostgresSchema(args.postgres_url)
-            try:
-                ((version,),) = await schema.admin("SHOW server_version")
-                machine["postgresql"] = version
-                await schema.admin(f'CREATE SCHEMA "{schema.schema}"')
-            except Exception as exc:
-                skipped.append(
-                    f"postgresql: unreachable at {args.postgres_url} ({type(exc).__name__}: {exc})"
-                )
-                say(f"PostgreSQL unreachable ({type(exc).__name__}: {exc}); skipping it")
-            else:
-                try:
-                    say(f"postgresql {version}: schema {schema.schema}")
-                    logs = workdir / "pg" / "logs"
-                    logs.mkdir(parents=True)
-                    env = service_env(
-                        workdir / "pg" / "data", Fernet.generate_key().decode(), schema.url, extra_env
-                    )
-                    results += await run_engine(
-                        "postgresql",
-                        env,
-                        schema.url,
-                        logs,
-                        modes,
-                        args.scenario_list,
-                        addresses,
-                        destinations,
-                        args,
-                    )
-                except Exception as exc:
-                    skipped.append(f"postgresql: FAILED ({type(exc).__name__}: {str(exc)[:300]})")
-                    say(f"postgresql: FAILED: {type(exc).__name__}: {exc}")
-                finally:
-                    await schema.admin(f'DROP SCHEMA IF EXISTS "{schema.schema}" CASCADE')
-                    say(f"dropped schema {schema.schema}")
+            async with postgres_schema(args.postgres_url, machine, skipped, sync_commit=False) as schema:
+                if schema is not None:
+                    say(f"postgresql {schema.version}: schema {schema.schema}")
+                    await on_engine("postgresql", schema.url)
         else:
             skipped.append("postgresql: skipped (no --postgres-url given)")
     finally:
-        destinations.process.terminate()
-        destinations.process.join(5)
-        if args.keep_logs:
-            say(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        stop_server(destinations.process)
+        clean_up(workdir, keep=args.keep_logs)
 
-    machine["load average (end)"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    machine["load average (end)"] = load_average()
     report(machine, calibration, results, skipped)
     return {
         "machine": machine,
@@ -1417,9 +1339,7 @@ def main() -> None:
         or min(args.wait, args.tail, args.builds) < 0
     ):
         parser.error("--pushes, --idle-pushes and --rate must be positive; --wait, --tail, --builds >= 0")
-    figures = asyncio.run(amain(args))
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+    run_and_save(amain, args)
 
 
 if __name__ == "__main__":

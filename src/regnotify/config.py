@@ -100,6 +100,10 @@ def parse_allowed_networks(entries: Iterable[str]) -> list[ipaddress.IPv4Network
     return networks
 
 
+def _default_retry_schedule() -> list[float]:
+    return [5, 300, 1800, 7200, 18000, 36000, 36000]
+
+
 class Settings(BaseSettings):
     """Everything an operator can set. Each field is ``REGNOTIFY_<FIELD>`` in the environment."""
 
@@ -160,7 +164,7 @@ class Settings(BaseSettings):
 
     # -- delivery (the worker) ----------------------------------------------------------------
     retry_schedule: list[float] = Field(
-        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000],
+        default_factory=_default_retry_schedule,
         description="Seconds to wait before each retry after the first try (JSON list); "
         "jitter of up to 20% is added.",
     )

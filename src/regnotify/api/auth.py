@@ -69,7 +69,7 @@ async def authenticate(request: Request, svc: Annotated[Services, Depends(servic
     if scheme.lower() != "bearer" or not credentials.strip():
         raise ApiError(401, "use an Authorization: Bearer <token> header", headers=UNAUTHORIZED_HEADERS)
     raw = credentials.strip()
-    cached = svc.tokens.get(raw, svc.settings.token_cache_seconds)
+    cached: Principal | None = svc.tokens.get(raw, svc.settings.token_cache_seconds)  # it holds Principals
     if cached is not None:
         return cached
     async with svc.db.read() as session:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel
@@ -154,7 +154,8 @@ async def _claim_namespaces(session: AsyncSession, envelopes: list[_Envelope]) -
         .group_by(Organization.created_by_token_id)
     )
     created = dict.fromkeys(creators, 0)  # namespaces each source created, this transaction's included
-    created.update({token_id: int(count) for token_id, count in counted})
+    # not None: the WHERE clause asks for these ids
+    created.update({cast(int, token_id): int(count) for token_id, count in counted})
     limit = envelopes[0].settings.source_max_new_namespaces
     for envelope, refusals in zip(envelopes, refused, strict=True):
         token_id = envelope.principal.token_id

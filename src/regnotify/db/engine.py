@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiosqlite
 from sqlalchemy import event
@@ -78,7 +78,7 @@ def _inline_creator(database: str) -> Callable[[], Any]:
             partial(sqlite3.connect, database, timeout=30, check_same_thread=False), iter_chunk_size=64
         )
         connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connections
-        return await connection
+        return cast(InlineConnection, await connection)  # aiosqlite's await gives the connection itself
 
     return connect
 

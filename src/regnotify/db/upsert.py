@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 def dialect_of(session: AsyncSession) -> str:
-    return session.bind.dialect.name
+    bind = session.bind
+    assert bind is not None  # sessions are made on engines (db.engine)
+    return bind.dialect.name
 
 
 def insert_unless_present(dialect: str, target: Any, key: list[str]) -> Any:

@@ -31,7 +31,7 @@ from functools import lru_cache
 import psycopg
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 from regnotify.db import Database
@@ -80,7 +80,7 @@ async def announce(session: AsyncSession) -> None:
     if transaction is not None and pending is not None and pending[0] is transaction:
         return
     bind = session.bind
-    assert bind is not None
+    assert isinstance(bind, AsyncEngine)  # sessions are made on engines (db.engine), never on a connection
     target = _target(bind.url)
     if transaction is None:  # nothing to wait for
         _wake(target)

@@ -97,7 +97,11 @@ async def _take(turn: int, waiting: int) -> None:
         await asyncio.shield(taken)
     except asyncio.CancelledError:
         # the thread will get the turn anyway: give it back as soon as it does
-        taken.add_done_callback(lambda done: done.cancelled() or done.exception() or _release(turn))
+        def give_back(done: asyncio.Future[None]) -> None:
+            if not done.cancelled() and done.exception() is None:
+                _release(turn)
+
+        taken.add_done_callback(give_back)
         raise
 
 

@@ -96,7 +96,7 @@ class BuildEvent(EventKind):
     headline: ClassVar[str]  # "Build queued", used in the summary
     verb: ClassVar[str]  # "was queued", used in messages
     build_level: ClassVar[Level] = "info"
-    model = BuildData
+    model: ClassVar[type[EventData]] = BuildData
     filters = (RefRegexFilter(),)
     sample_data: ClassVar[dict[str, Any]] = SAMPLE_BUILD
 

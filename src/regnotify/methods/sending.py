@@ -92,10 +92,16 @@ class SendResult:
 
 
 class HttpResponse(Protocol):
-    status: int
-    headers: Any
-    body_excerpt: str
-    duration_ms: float
+    """Read-only to methods, so a frozen dataclass (``regnotify.outbound.http.HttpResult``) is one."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def headers(self) -> Any: ...
+    @property
+    def body_excerpt(self) -> str: ...
+    @property
+    def duration_ms(self) -> float: ...
 
 
 class HttpClient(Protocol):
@@ -119,12 +125,17 @@ class InboxWriter(Protocol):
 
 
 class Senders(Protocol):
-    """Everything sending may use, built once per worker process."""
+    """Everything sending may use, built once per worker process (read-only to methods, so an
+    implementation may hold more specific types)."""
 
-    settings: Settings
-    http: HttpClient
-    mail: MailClient
-    inbox: InboxWriter
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def http(self) -> HttpClient: ...
+    @property
+    def mail(self) -> MailClient: ...
+    @property
+    def inbox(self) -> InboxWriter: ...
 
     async def email_is_authorized(self, repository: str, email: str) -> bool:
         """Whether ``email`` is (still) confirmed for ``repository`` ("ns/name")."""

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from regnotify.methods.template_paths import (
     BUDGET_SETTING,
@@ -140,6 +140,10 @@ class _Literal:
 _PLAIN = (str, int, float, bool, type(None))
 
 
+@overload
+def _compile_string(text: str, *, key: Literal[True]) -> str | _Text: ...
+@overload
+def _compile_string(text: str, *, key: bool = False) -> str | _Expr | _Text: ...
 def _compile_string(text: str, *, key: bool = False) -> str | _Expr | _Text:
     if "${" not in text:
         return text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +57,11 @@ async def held_deliveries(session: AsyncSession, notification: Notification) -> 
     ).all()
     if not rows:
         return None
-    by_reason = {owner.removeprefix(HELD_PREFIX): (count, until) for owner, count, until in rows}
+    # the WHERE clause leaves only rows with an owner and an end: neither is None
+    by_reason = {
+        cast(str, owner).removeprefix(HELD_PREFIX): (count, cast(datetime, until))
+        for owner, count, until in rows
+    }
     reason = "quarantined" if "quarantined" in by_reason else next(iter(by_reason))
     return Held(
         reason=reason,

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import Role, find_team, find_user, team_role, user_role
@@ -253,10 +253,13 @@ async def reset_failures(session: AsyncSession, notification: Notification, perf
     notification.disabled_at = None
     if was_enabled:
         return
-    held = await session.execute(
-        update(Delivery)
-        .where(Delivery.notification_id == notification.id, Delivery.state == "pending")
-        .values(next_attempt_at=utcnow())
+    held = cast(  # an UPDATE's result is a CursorResult, which the stubs of session.execute do not say
+        "CursorResult[Any]",
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.notification_id == notification.id, Delivery.state == "pending")
+            .values(next_attempt_at=utcnow())
+        ),
     )
     if held.rowcount:
         await announce(session)

@@ -108,7 +108,7 @@ class LoopMonitor:
 def describe_stack(frame: FrameType | None, depth: int = FRAMES) -> str:
     """The innermost ``depth`` frames, innermost first: ``function (file.py:line) < caller (…)``; the
     event loop's own frames, below the callback it runs, are left out."""
-    parts = []
+    parts: list[str] = []
     while frame is not None and len(parts) < depth:
         code = frame.f_code
         if code.co_name == "_run" and code.co_filename.endswith(os.path.join("asyncio", "events.py")):
