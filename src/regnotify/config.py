@@ -181,7 +181,9 @@ class Settings(BaseSettings):
         default=30, gt=0, description="Finished deliveries (and their attempts) are purged after this."
     )
     expiry_scan_interval: float = Field(
-        default=60, gt=0, description="Seconds between scans for expiring tags (a periodic job beside each worker)."
+        default=60,
+        gt=0,
+        description="Seconds between scans for expiring tags (a periodic job beside each worker).",
     )
     worker_concurrency: int = Field(default=32, ge=1, le=1024, description="Sends in flight per worker.")
     per_host_concurrency: int = Field(default=8, ge=1, description="Sends in flight per destination host.")
