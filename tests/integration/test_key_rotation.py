@@ -1,4 +1,5 @@
-"""Resealing every stored secret with the first key, on both databases; all or nothing."""
+"""Resealing every stored secret (notification configs, sources' webhook secrets) with the first key,
+on both databases; all or nothing."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from regnotify import accounts
+from regnotify.accounts.tokens import find_source, open_webhook_secret, set_webhook_secret
 from regnotify.db import Database
-from regnotify.db.models import Notification
+from regnotify.db.models import ApiToken, Notification
 from regnotify.methods import get_method
 from regnotify.notifications.key_rotation import KeysMissing, reseal_all
 from regnotify.runtime.crypto import SecretBox
@@ -67,3 +69,43 @@ async def test_a_secret_no_key_opens_stops_everything(database: Database) -> Non
             await reseal_all(session, SecretBox(f"{NEW},{OLD}"))
     assert "acme/app" in str(raised.value) and "add the key" in str(raised.value)
     assert await configs(database) == before  # nothing rewritten, not even the one that opened
+
+
+async def source_with_secret(database: Database, key: str) -> tuple[int, str]:
+    """A source whose webhook secret is sealed with ``key``: its id and the secret in clear."""
+    async with database.write() as session:
+        issued = await accounts.issue_token(session, name="github", namespaces=["acme"])
+        secret = await set_webhook_secret(session, issued.id, SecretBox(key))
+    return issued.id, secret
+
+
+async def stored_source(database: Database, source_id: int) -> ApiToken:
+    async with database.read() as session:
+        source = await find_source(session, source_id)
+    assert source is not None
+    return source
+
+
+async def test_sources_webhook_secrets_are_resealed_too(database: Database) -> None:
+    await store(database, [("webhook", WEBHOOK, OLD)])
+    source_id, secret = await source_with_secret(database, OLD)
+    async with database.write() as session:
+        report = await reseal_all(session, SecretBox(f"{NEW},{OLD}"))
+    assert (report.notifications, report.sources, report.values) == (1, 1, 3)
+
+    source = await stored_source(database, source_id)
+    assert open_webhook_secret(source, SecretBox(NEW)) == secret
+    with pytest.raises(ValueError):
+        open_webhook_secret(source, SecretBox(OLD))
+
+
+async def test_a_source_secret_no_key_opens_stops_everything(database: Database) -> None:
+    await store(database, [("webhook", WEBHOOK, OLD)])
+    source_id, _ = await source_with_secret(database, LOST)
+    before = (await configs(database), (await stored_source(database, source_id)).webhook_secret)
+    with pytest.raises(KeysMissing, match=f"source {source_id} \\(github\\)") as raised:
+        async with database.write() as session:
+            await reseal_all(session, SecretBox(f"{NEW},{OLD}"))
+    assert "add the key" in str(raised.value)
+    after = (await configs(database), (await stored_source(database, source_id)).webhook_secret)
+    assert after == before  # the notification that opened was not rewritten either

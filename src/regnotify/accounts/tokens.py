@@ -1,4 +1,5 @@
-"""API bearer tokens: generated once, stored as SHA-256, looked up by hash, revocable."""
+"""API bearer tokens: generated once, stored as SHA-256, looked up by hash, revocable; and the
+webhook secret a source's sender signs with (GitHub), stored sealed with the secret key."""
 
 from __future__ import annotations
 
@@ -10,12 +11,16 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from regnotify.accounts.errors import InvalidName
+from regnotify.accounts.errors import InvalidName, NotFound
 from regnotify.accounts.names import check_namespace
 from regnotify.db.models import ApiToken, User
 from regnotify.db.types import utcnow
+from regnotify.runtime.crypto import SecretBox
 
 TOKEN_PREFIX = "rnt_"  # noqa: S105 (a prefix, not a secret)
+# A webhook secret given by hand: long enough to resist guessing, short enough for any sender's form.
+MIN_WEBHOOK_SECRET = 16
+MAX_WEBHOOK_SECRET = 255
 
 
 def hash_token(raw: str) -> str:
@@ -24,6 +29,11 @@ def hash_token(raw: str) -> str:
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_webhook_secret() -> str:
+    """A secret for a sender's HMAC signatures: 256 random bits, in hex (any sender's form takes it)."""
+    return secrets.token_hex(32)
 
 
 @dataclass(frozen=True)
@@ -93,9 +103,50 @@ async def find_token(session: AsyncSession, raw: str) -> tuple[ApiToken, User | 
 
 
 async def revoke_token(session: AsyncSession, token_id: int) -> bool:
+    """Revoke a live token; a source's webhook secret goes with it (nothing verifies with it again)."""
     result = await session.execute(
         update(ApiToken)
         .where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=utcnow(), webhook_secret=None)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def find_source(session: AsyncSession, source_id: int) -> ApiToken | None:
+    """The live source (service token) numbered ``source_id``, or None (unknown, revoked, a user's)."""
+    return await session.scalar(
+        select(ApiToken).where(
+            ApiToken.id == source_id, ApiToken.kind == "service", ApiToken.revoked_at.is_(None)
+        )
+    )
+
+
+def check_webhook_secret(secret: str) -> str:
+    """``secret`` if a sender can sign with it: printable ASCII without spaces at either end."""
+    if secret != secret.strip() or not secret.isascii() or not secret.isprintable():
+        raise InvalidName("a webhook secret is printable ASCII, without spaces at either end")
+    if not MIN_WEBHOOK_SECRET <= len(secret) <= MAX_WEBHOOK_SECRET:
+        raise InvalidName(
+            f"a webhook secret has {MIN_WEBHOOK_SECRET} to {MAX_WEBHOOK_SECRET} characters, not {len(secret)}"
+        )
+    return secret
+
+
+async def set_webhook_secret(
+    session: AsyncSession, source_id: int, box: SecretBox, secret: str | None = None
+) -> str:
+    """Give the source a new webhook secret (``secret``, or a generated one) and return it; only its
+    sealed form is stored. The secret it had before stops verifying at once."""
+    source = await find_source(session, source_id)
+    if source is None:
+        raise NotFound(f"no live source {source_id} (the number source create printed)")
+    plaintext = new_webhook_secret() if secret is None else check_webhook_secret(secret)
+    source.webhook_secret = box.seal(plaintext)
+    await session.flush()
+    return plaintext
+
+
+def open_webhook_secret(source: ApiToken, box: SecretBox) -> str | None:
+    """The source's webhook secret in clear, or None when it has none. ValueError when no configured
+    secret key opens it (the key it was sealed with was dropped)."""
+    return None if source.webhook_secret is None else box.open(source.webhook_secret)

@@ -5,9 +5,13 @@ from fastapi import APIRouter
 from regnotify.api import (
     authorized_emails,
     builds,
+    cloudevents,
     deliveries,
+    dockerhub,
     entities,
     events,
+    github,
+    harbor,
     inbox,
     mirror,
     notification_changes,
@@ -28,6 +32,10 @@ router = APIRouter(prefix="/api/v1")
 # Routes match in order, one candidate at a time: the registry receiver, which takes the bulk of
 # all requests, first.
 router.include_router(registry.router)
+router.include_router(github.router)  # POST /sources/github/{source}
+router.include_router(harbor.router)  # POST /sources/harbor
+router.include_router(cloudevents.router)  # POST, OPTIONS /sources/cloudevents
+router.include_router(dockerhub.router)  # POST /sources/dockerhub/{token}
 router.include_router(notification_changes.router)  # before notifications: "logs" is not a uuid
 router.include_router(notifications.router)
 router.include_router(authorized_emails.router)

@@ -68,7 +68,12 @@ async def authenticate(request: Request, svc: Annotated[Services, Depends(servic
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() != "bearer" or not credentials.strip():
         raise ApiError(401, "use an Authorization: Bearer <token> header", headers=UNAUTHORIZED_HEADERS)
-    raw = credentials.strip()
+    return await token_principal(svc, credentials.strip())
+
+
+async def token_principal(svc: Services, raw: str) -> Principal:
+    """The holder of the token ``raw`` however it was sent (a header, or a webhook URL's path for a
+    sender that sends no header); a 401 when it is not a valid token."""
     cached: Principal | None = svc.tokens.get(raw, svc.settings.token_cache_seconds)  # it holds Principals
     if cached is not None:
         return cached

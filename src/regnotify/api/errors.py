@@ -18,6 +18,8 @@ from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, Operationa
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from regnotify.runtime.logs import redact_path
+
 log = logging.getLogger(__name__)
 
 ERROR_TYPES = {
@@ -143,30 +145,31 @@ def install_error_handlers(app: FastAPI) -> None:
             elif isinstance(exc.__cause__, RecursionError):
                 detail = TOO_DEEP
         if exc.status_code == 404 and detail == "Not Found":
-            detail = f"no such route: {request.method} {request.url.path}"
+            detail = f"no such route: {request.method} {redact_path(request.url.path)}"
         return error_response(request, exc.status_code, detail, getattr(exc, "headers", None))
 
     @app.exception_handler(IntegrityError)
     async def _integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
-        log.warning("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        log.warning("integrity error on %s %s: %s", request.method, redact_path(request.url.path), exc.orig)
         return error_response(request, 409, "the request conflicts with a concurrent change; retry it")
 
     @app.exception_handler(DataError)
     async def _data_error(request: Request, exc: DataError) -> JSONResponse:
         # the last resort: input that got past every check and that the database refuses
-        log.warning("database refused a value on %s %s: %s", request.method, request.url.path, exc.orig)
+        path = redact_path(request.url.path)
+        log.warning("database refused a value on %s %s: %s", request.method, path, exc.orig)
         return error_response(request, 400, data_error_detail(exc))
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)
     @app.exception_handler(SQLAlchemyTimeoutError)
     async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        log.error("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        log.error("database unavailable on %s %s: %s", request.method, redact_path(request.url.path), exc)
         return error_response(
             request, 503, "the database is unavailable; retry shortly", {"Retry-After": "5"}
         )
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, redact_path(request.url.path))
         return error_response(request, 500, "internal error; the server log has the details")

@@ -1,11 +1,13 @@
 """The administration commands: users, organizations, teams, repositories, permissions, tokens
-and event sources, each written in one transaction on the configured database."""
+and event sources (with the settings to paste into each kind of sender, and GitHub's webhook
+secret), each written in one transaction on the configured database."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from typing import Annotated, TypeVar
 
 import typer
@@ -13,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify import accounts
 from regnotify.accounts import AccountError, Role
-from regnotify.accounts.tokens import describe_scope
+from regnotify.accounts.tokens import describe_scope, set_webhook_secret
 from regnotify.app import NotMigrated, open_database
+from regnotify.cli.source_settings import NewSource, sender_settings
 from regnotify.config import Settings
 from regnotify.db.models import User
+from regnotify.runtime.crypto import secret_box
 
 T = TypeVar("T")
 
@@ -230,24 +234,87 @@ def token_create(
     typer.echo(f"token {issued.id} ({issued.kind}): shown once, store it now{scope_note}", err=True)
 
 
+class SourceKind(StrEnum):
+    """The sender a source is made for: what ``source create`` prints to paste into it."""
+
+    distribution = "distribution"
+    harbor = "harbor"
+    zot = "zot"
+    cloudevents = "cloudevents"
+    dockerhub = "dockerhub"
+    github = "github"
+
+
 @source_app.command("create")
 def source_create(
-    name: str, namespace: NamespaceOption = None, all_namespaces: AllNamespacesOption = False
+    name: str,
+    namespace: NamespaceOption = None,
+    all_namespaces: AllNamespacesOption = False,
+    kind: Annotated[
+        SourceKind,
+        typer.Option(
+            help="The sender, for the settings printed to paste into it; github also makes the webhook "
+            "secret GitHub signs with"
+        ),
+    ] = SourceKind.distribution,
 ) -> None:
-    """Create a source token for a registry (or CI job) and print it once. Say where it may post:
-    --namespace NS (repeat it), or --all-namespaces."""
+    """Create a source token for a registry (or CI job) and print it once, then (on standard error)
+    the settings to paste into the sender. Say where it may post: --namespace NS (repeat it), or
+    --all-namespaces."""
     scope = source_scope(namespace, all_namespaces)
+    settings = Settings()
+    box = secret_box(settings) if kind is SourceKind.github else None
 
-    async def work(session: AsyncSession) -> accounts.IssuedToken:
-        return await accounts.issue_token(session, name=name, namespaces=scope)
+    async def work(session: AsyncSession) -> tuple[accounts.IssuedToken, str | None]:
+        issued = await accounts.issue_token(session, name=name, namespaces=scope)
+        secret = None if box is None else await set_webhook_secret(session, issued.id, box)
+        return issued, secret
 
-    issued = in_transaction(work)
+    issued, secret = in_transaction(work)
     typer.echo(issued.secret)
-    typer.echo(
-        f"source {name} (token {issued.id}) may post to {describe_scope(issued.namespaces)}: shown once; "
-        "put it in the registry's endpoint headers as Authorization: [Bearer <token>]",
-        err=True,
-    )
+    where = f"source {name} (token {issued.id}) may post to {describe_scope(issued.namespaces)}: shown once; "
+    if kind is SourceKind.distribution:
+        where += "put it in the registry's endpoint headers as Authorization: [Bearer <token>]"
+    else:
+        where += "paste the settings below into the sender"
+    typer.echo(where, err=True)
+    source = NewSource(settings.base_url, issued.secret, issued.id, webhook_secret=secret)
+    typer.echo("\n" + sender_settings(kind.value, source), err=True)
+
+
+@source_app.command("github-secret")
+def source_github_secret(
+    source_id: Annotated[int, typer.Argument(help="The source's number, printed by source create")],
+    secret_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--secret-stdin", help="Read the secret from standard input (e.g. one GitHub already has)"
+        ),
+    ] = False,
+) -> None:
+    """Give a source a new GitHub webhook secret and print it once (a generated one, or set the one
+    read with --secret-stdin). GitHub's deliveries signed with the old secret are refused from now
+    on: paste the new one into the webhook's Secret field."""
+    given = sys.stdin.readline().rstrip("\n") if secret_stdin else None
+    settings = Settings()
+    box = secret_box(settings)
+
+    async def work(session: AsyncSession) -> str:
+        return await set_webhook_secret(session, source_id, box, given)
+
+    secret = in_transaction(work)
+    url = f"{settings.base_url}/api/v1/sources/github/{source_id}"
+    if given is None:
+        typer.echo(secret)
+        typer.echo(
+            f"source {source_id}: its new GitHub webhook secret, shown once; paste it into the Secret "
+            f"field of the webhook whose Payload URL is {url}",
+            err=True,
+        )
+    else:
+        typer.echo(
+            f"source {source_id}: GitHub webhook secret set; the webhook's Payload URL is {url}", err=True
+        )
 
 
 @token_app.command("revoke")

@@ -43,7 +43,8 @@ def rotate() -> None:
         raise typer.Exit(1) from None
     configured = len(split_keys(load_secret_key(settings)))
     typer.echo(
-        f"resealed {report.values} secret(s) in {report.notifications} notification(s) with the first key"
+        f"resealed {report.values} secret(s) in {report.notifications} notification(s) "
+        f"and {report.sources} source(s) with the first key"
     )
     if configured > 1:
         typer.echo("every secret now opens with the first key alone: the others can be removed")

@@ -127,7 +127,7 @@ class RepositoryPermission(Base):
 
 
 class ApiToken(Base):
-    """A bearer token. Only its SHA-256 is stored; ``kind`` is ``user`` or ``service``."""
+    """A bearer token. Only its SHA-256 is stored; ``kind`` is ``user`` or ``service`` (a source)."""
 
     __tablename__ = "api_tokens"
     __table_args__ = (
@@ -146,6 +146,9 @@ class ApiToken(Base):
     # A service token's namespaces (a JSON list of names): it posts to those only. Null: every
     # namespace (``--all-namespaces``, and every token made before scopes existed).
     namespaces: Mapped[list[str] | None] = mapped_column(JSONDocument)
+    # The secret a source's sender signs its deliveries with (GitHub's ``X-Hub-Signature-256``),
+    # sealed with the secret key (``runtime/crypto.py``). Null: none (the sender signs nothing).
+    webhook_secret: Mapped[str | None] = mapped_column(Text)
 
 
 class Notification(Base):

@@ -35,6 +35,7 @@ def build_outgoing(claimed: Claimed, message: Message | None = None) -> Outgoing
         notification_uuid=claimed.notification.uuid,
         notification_title=claimed.notification.title,
         is_test=claimed.is_test,
+        occurred_at=claimed.event.received_at,
     )
 
 

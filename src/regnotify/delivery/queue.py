@@ -41,6 +41,7 @@ class ClaimedEvent:
     id: int
     kind: str
     payload: dict[str, Any]
+    received_at: datetime | None = None  # when the event was recorded (CloudEvents' ``time``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +96,7 @@ _CLAIMED_COLUMNS = (
     Event.id,
     Event.kind,
     Event.payload,
+    Event.received_at,
     Notification.id,
     Notification.uuid,
     Notification.title,
@@ -156,7 +158,7 @@ async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) 
                 token,
                 attempts,
                 is_test,
-                ClaimedEvent(e_id, kind, payload),
+                ClaimedEvent(e_id, kind, payload, received_at),
                 ClaimedNotification(n_id, n_uuid, title, event, method, config),
                 ClaimedRepository(r_id, namespace, name),
             )
@@ -168,6 +170,7 @@ async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) 
                 e_id,
                 kind,
                 payload,
+                received_at,
                 n_id,
                 n_uuid,
                 title,

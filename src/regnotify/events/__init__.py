@@ -1,4 +1,5 @@
-"""The event catalogue: every repository event kind regnotify knows, by name, in Quay's order."""
+"""The event catalogue: every repository event kind regnotify knows, by name, in Quay's order, with the
+scan kinds of our own next to vulnerability_found (the UI's event list shows them in this order)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from regnotify.events.expiry import ImageExpiry
 from regnotify.events.mirror import MirrorSyncFailed, MirrorSyncStarted, MirrorSyncSuccess
 from regnotify.events.payload import short
 from regnotify.events.push import RepoPush
+from regnotify.events.scan import ScanCompleted, ScanFailed
 from regnotify.events.vulnerability import VulnerabilityFound
 
 EVENT_KINDS: dict[str, EventKind] = {
@@ -29,6 +31,8 @@ EVENT_KINDS: dict[str, EventKind] = {
         BuildFailure(),
         BuildCancelled(),
         VulnerabilityFound(),
+        ScanCompleted(),
+        ScanFailed(),
         MirrorSyncStarted(),
         MirrorSyncSuccess(),
         MirrorSyncFailed(),

@@ -112,8 +112,9 @@ class EventKind:
     """One kind of repository event.
 
     Subclasses set ``name``, ``title``, ``description``, ``model`` (pydantic, fields in the order
-    the payload shows them), ``filters`` and ``sample_data``, and implement ``level``,
-    ``_summary``, ``html_message`` and ``text_message``.
+    the payload shows them), ``filters`` and ``sample_data`` (and ``keeps_nulls`` to show absent
+    optional fields as null), and implement ``level``, ``_summary``, ``html_message`` and
+    ``text_message``.
     """
 
     name: ClassVar[str]
@@ -123,6 +124,9 @@ class EventKind:
     filters: ClassVar[tuple[EventFilter, ...]] = ()
     sample_data: ClassVar[dict[str, Any]]
     envelope_keys: ClassVar[tuple[str, ...]] = COMMON_KEYS
+    # Quay's kinds leave an absent optional field out; kinds of our own whose contract names a field
+    # "or null" (the scan events) show it as null, so a receiver can tell "the source did not say".
+    keeps_nulls: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"<EventKind {self.name}>"
@@ -174,7 +178,7 @@ class EventKind:
                 f"unknown field{plural} {quote_names(unknown)} for event {self.name}; "
                 f"allowed: {', '.join(self.fields)}"
             )
-        fields = dump_model(validate_model(self.model, own, PayloadError))
+        fields = dump_model(validate_model(self.model, own, PayloadError), keep_nulls=self.keeps_nulls)
         return {**self.envelope(repo, fields), **self.styled(fields, repo.style)}
 
     def sample_fields(self, event_config: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Shared payload types: bounded strings, tag names, and the build trigger metadata (commit, author...).
+"""Shared payload types: bounded strings, tag names, digests, and the build trigger metadata (commit,
+author...).
 
 Every event's own fields are validated strictly (``EventData``: no unknown fields, no type
 coercion). ``trigger_metadata`` is the exception: CI systems add their own keys to it, so its
@@ -49,6 +50,21 @@ def _check_tag(value: str) -> str:
 
 
 TagName = Annotated[str, StringConstraints(max_length=MAX_TEXT), AfterValidator(_check_tag)]
+
+MAX_DIGEST = 255
+# The OCI image spec's digest grammar: algorithm ":" encoded.
+DIGEST_PATTERN = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+
+
+def _check_digest(value: str) -> str:
+    if not DIGEST_PATTERN.fullmatch(value):
+        raise PydanticCustomError(
+            "digest", "invalid digest: a manifest digest is algorithm:hex, such as sha256:<64 hex digits>"
+        )
+    return value
+
+
+Digest = Annotated[str, StringConstraints(max_length=MAX_DIGEST), AfterValidator(_check_digest)]
 
 
 def _check_date(value: object) -> int | str:

@@ -3,6 +3,8 @@
 - ``ref-regex`` (build events): fire only for builds whose git ref ``re.match``-es the regex.
 - ``level`` (vulnerability_found): fire only for vulnerabilities at least this severe, or always
   when ``vulnerable_index_report_created`` is set (true, or the string "true" as Quay sends it).
+  (scan_completed): fire only for scans whose ``highest_severity`` is at least this severe; a scan
+  that found nothing ("None") never passes a level.
 - ``days`` (repo_image_expiry, required): fire for tags expiring within this many days.
 - ``tag-patterns`` (repo_push, vulnerability_found): fire only when a tag matches one of these globs.
 
@@ -143,10 +145,16 @@ def index_report_created(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
-class VulnerabilityLevelFilter(EventFilter):
-    """``level``: fire for vulnerabilities whose priority index is at most this one (0 = Critical)."""
+class SeverityLevelFilter(EventFilter):
+    """``level``: fire for events whose severity (a priority name at ``severity_path`` in the payload)
+    has a priority index at most this one (0 = Critical). A payload without a priority there (for a
+    scan, "None": nothing was found) does not fire."""
 
     key: ClassVar[str] = "level"
+
+    def __init__(self, severity_path: tuple[str, ...], fires_for: str) -> None:
+        self.severity_path = severity_path
+        self.fires_for = fires_for  # the end of "notifications fire for ...", in the refusal's message
 
     def normalize(self, value: object, event: str) -> object:
         """The level as it was sent (``1``, ``"1"``, ``"High"``), once it names a priority: Quay
@@ -156,18 +164,29 @@ class VulnerabilityLevelFilter(EventFilter):
             choices = ", ".join(f"{name} ({i})" for i, name in enumerate(PRIORITIES))
             raise EventConfigError(
                 f"level must be a vulnerability priority name or its number: one of {choices}; "
-                f"notifications fire for vulnerabilities of that priority or more severe"
+                f"notifications fire for {self.fires_for}"
             )
         return value
 
     def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
-        if index_report_created(payload.get("vulnerable_index_report_created")):
-            return True
         threshold = level_index(value)
-        actual = priority_index(field(payload, "vulnerability", "priority"))
+        actual = priority_index(field(payload, *self.severity_path))
         if threshold is None or actual is None:
             return False
         return actual <= threshold
+
+
+class VulnerabilityLevelFilter(SeverityLevelFilter):
+    """``level`` of vulnerability_found: the vulnerability's priority, or always when the payload says
+    ``vulnerable_index_report_created``."""
+
+    def __init__(self) -> None:
+        super().__init__(("vulnerability", "priority"), "vulnerabilities of that priority or more severe")
+
+    def matches(self, value: object, payload: Mapping[str, Any]) -> bool:
+        if index_report_created(payload.get("vulnerable_index_report_created")):
+            return True
+        return super().matches(value, payload)
 
 
 class TagPatternsFilter(EventFilter):

@@ -1,4 +1,5 @@
-"""Pydantic glue for event payloads: validate with readable errors, dump in declared order without nulls."""
+"""Pydantic glue for event payloads: validate with readable errors, dump in declared order (without nulls,
+unless the kind's contract shows them)."""
 
 from __future__ import annotations
 
@@ -86,23 +87,24 @@ def validate_model(model: type[M], data: Mapping[str, Any], error: type[Exceptio
         raise error("data is nested too deeply") from None
 
 
-def dump_model(model: BaseModel) -> dict[str, Any]:
-    """Declared fields in declared order, absent (None) ones left out, then any extra keys as given."""
+def dump_model(model: BaseModel, *, keep_nulls: bool = False) -> dict[str, Any]:
+    """Declared fields in declared order, then any extra keys as given. Absent (None) fields are left
+    out, as Quay's payloads do, unless ``keep_nulls``: then they are shown as null, at every depth."""
     result: dict[str, Any] = {}
     for name in type(model).model_fields:
         value = getattr(model, name)
-        if value is not None:
-            result[name] = _dump_value(value)
+        if value is not None or keep_nulls:
+            result[name] = _dump_value(value, keep_nulls)
     for key, value in (model.model_extra or {}).items():
-        result[key] = _dump_value(value)
+        result[key] = _dump_value(value, keep_nulls)
     return result
 
 
-def _dump_value(value: Any) -> Any:
+def _dump_value(value: Any, keep_nulls: bool) -> Any:
     if isinstance(value, BaseModel):
-        return dump_model(value)
+        return dump_model(value, keep_nulls=keep_nulls)
     if isinstance(value, list | tuple):
-        return [_dump_value(item) for item in value]
+        return [_dump_value(item, keep_nulls) for item in value]
     if isinstance(value, dict):
-        return {key: _dump_value(item) for key, item in value.items()}
+        return {key: _dump_value(item, keep_nulls) for key, item in value.items()}
     return value

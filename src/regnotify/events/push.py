@@ -24,9 +24,10 @@ tag{{ "s" if tag_names | length != 1 }} pushed: {{ tags(tag_names) }}.</p>
 
 class RepoPushData(EventData):
     """The tags that now point at new manifests: tag name -> manifest digest (the input shape,
-    whatever the payload style; see ``RepoPush.styled``)."""
+    whatever the payload style; see ``RepoPush.styled``). The digest is null when the source does
+    not say (Docker Hub's webhooks name no digest): never one made up."""
 
-    updated_tags: Annotated[dict[TagName, NonEmptyText], Field(min_length=1, max_length=MAX_ITEMS)]
+    updated_tags: Annotated[dict[TagName, NonEmptyText | None], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
 class RepoPush(EventKind):

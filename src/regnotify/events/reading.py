@@ -27,6 +27,12 @@ def text(payload: Any, *path: str, default: str = "") -> str:
     return default
 
 
+def integer(payload: Any, *path: str) -> int | None:
+    """The whole number at ``path`` (not a boolean), or None."""
+    value = field(payload, *path)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def strings(payload: Any, *path: str) -> list[str]:
     """The strings of a list at ``path`` (or the keys of a mapping there), other items skipped."""
     value = field(payload, *path)

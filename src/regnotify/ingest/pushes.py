@@ -93,10 +93,21 @@ class PushToRecord:
 
     repository: str  # full name, namespace/name
     tag: str
-    digest: str
+    digest: str | None  # None: the source does not say (Docker Hub); see ``UNKNOWN_DIGEST``
     source: str
     external_id: str | None = None  # the source's event id: a re-post of it notifies once
     registry_host: str | None = None  # the host the registry was reached at, for ``docker_url``
+
+
+# What a tag's row holds when its last push named no digest (the column takes no NULL): a later
+# digest-less push of that tag within the window is a duplicate (a source that sends no digest
+# cannot tell a re-push from the repeats of one push; Docker Hub sends one per platform of a
+# multi-arch image). Never a digest: readers of the rows (vulnerabilities) skip it as no digest.
+UNKNOWN_DIGEST = ""
+
+
+def _window_digest(push: PushToRecord) -> str:
+    return UNKNOWN_DIGEST if push.digest is None else push.digest
 
 
 @dataclass(frozen=True)
@@ -271,7 +282,8 @@ class _Batch:
             tag_key = (self.repository_id(index), push.tag)
             if tag_key in tags:  # else the row that beat ours is gone again (its repository deleted)
                 digest, notified_at = tags[tag_key]
-                if notified_at is not None and digest == push.digest and self.now - notified_at < window:
+                same = digest == _window_digest(push)
+                if notified_at is not None and same and self.now - notified_at < window:
                     others[index] = DUPLICATE
                     continue
             values = self.event(index)
@@ -289,7 +301,7 @@ class _Batch:
                     continue
                 ids[id_key] = (values["kind"], values["payload"])
             if tag_key in tags:
-                tags[tag_key] = (push.digest, self.now)
+                tags[tag_key] = (_window_digest(push), self.now)
             stored.append(index)
         return _Judgement(stored, others, tags)
 
@@ -325,7 +337,9 @@ async def record_tag_pushes(
     connection = await session.connection()
     batch = _Batch(pushes, repositories, judged, settings, utcnow())
     rows = await _tag_rows(
-        connection, [(batch.repository_id(i), pushes[i].tag, pushes[i].digest) for i in judged], batch.now
+        connection,
+        [(batch.repository_id(i), pushes[i].tag, _window_digest(pushes[i])) for i in judged],
+        batch.now,
     )
     taken: dict[EventKey, tuple[str, Any] | None] = {}
     event_ids: dict[int, int] = {}  # the events inserted so far: row id by the push's index

@@ -8,6 +8,7 @@ touches the queue: it reports what happened and the worker decides about retries
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -57,6 +58,7 @@ class Outgoing:
     notification_uuid: str
     notification_title: str | None
     is_test: bool = False
+    occurred_at: datetime | None = None  # when the event was recorded; None when not known
 
     @property
     def summary(self) -> str:

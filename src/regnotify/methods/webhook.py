@@ -2,7 +2,9 @@
 
 Config: ``url`` (required), ``template`` (optional JSON text rendered against the event payload),
 ``secret`` (optional Standard Webhooks signing secret ``whsec_<base64>``; pass ``true`` or
-``"generate"`` to have one made). The URL is a secret too, since it often carries tokens.
+``"generate"`` to have one made), ``format`` (optional: ``quay``, the default, sends the payload
+as it is; ``cloudevents`` and ``cloudevents-binary`` send it as a CloudEvent, see ``cloudevents.py``).
+The URL is a secret too, since it often carries tokens.
 
 A template is checked at create by rendering the event's sample payload within the work budget
 (``template_max_steps``); at send, a rendering past the budget is a failed attempt, retried like any.
@@ -23,7 +25,15 @@ from standardwebhooks.webhooks import Webhook
 
 from regnotify.events import EVENT_KINDS, EventKind, RepositoryRef, UnknownEventError, get_event_kind
 from regnotify.events.base import PayloadStyle
-from regnotify.methods.base import MASK, MethodConfigError, NotificationMethod, ValidationContext, type_name
+from regnotify.methods.base import (
+    MASK,
+    MethodConfigError,
+    NotificationMethod,
+    ValidationContext,
+    describe,
+    type_name,
+)
+from regnotify.methods.cloudevents import FORMAT_QUAY, FORMATS, cloud_event_request
 from regnotify.methods.http_send import encode_json, post_json, request_summary
 from regnotify.methods.sending import Outgoing, Senders, SendResult
 from regnotify.methods.template import (
@@ -108,6 +118,20 @@ def _check_secret(value: object) -> str | None:
     return secret
 
 
+def _check_format(value: object) -> str | None:
+    """The body format to store (lower case), or None for the default (``quay``)."""
+    if value is None or value == "":
+        return None
+    valid = ", ".join(FORMATS)
+    hint = f"use one of: {valid} (default {FORMAT_QUAY}: the payload as it is)"
+    if not isinstance(value, str):
+        raise MethodConfigError(f"webhook format must be a string, not {type_name(value)}; {hint}")
+    fmt = value.strip().lower()
+    if fmt not in FORMATS:
+        raise MethodConfigError(f"unknown webhook format {describe(value)}; {hint}")
+    return fmt
+
+
 def _check_template(value: object) -> str | None:
     """The template text to store, parsed and checked (Quay's check: it applies to any payload)."""
     if value is None:
@@ -169,11 +193,12 @@ class WebhookMethod(NotificationMethod):
 
     name: ClassVar[str] = "webhook"
     title: ClassVar[str] = "Webhook POST"
-    allowed_keys: ClassVar[tuple[str, ...]] = ("url", "template", "secret")
+    allowed_keys: ClassVar[tuple[str, ...]] = ("url", "template", "secret", "format")
     secret_fields: ClassVar[tuple[str, ...]] = ("url", "secret")
 
     async def _validate(self, config: dict[str, Any], ctx: ValidationContext) -> dict[str, Any]:
         url = parse_http_url(config.get("url"), "webhook")
+        fmt = _check_format(config.get("format"))
         value = config.get("template")
         if isinstance(value, dict | list) or (isinstance(value, str) and len(value) > INLINE_TEMPLATE_CHARS):
             template = await in_template_thread(_check_template, value)  # parsing it takes milliseconds
@@ -188,13 +213,20 @@ class WebhookMethod(NotificationMethod):
             result["template"] = template
         if secret is not None:
             result["secret"] = secret
+        if fmt is not None:
+            result["format"] = fmt
         return result
 
     async def send(self, config: dict[str, Any], outgoing: Outgoing, senders: Senders) -> SendResult:
-        """POST the payload as stored (or the rendered template), signed when the config has a secret."""
+        """POST the payload as stored (or the rendered template), as a CloudEvent when the format
+        says so, signed (over the exact bytes sent) when the config has a secret."""
         url = config.get("url")
         if not isinstance(url, str) or not url:
             return SendResult(ok=False, error="webhook config has no url", permanent=True)
+        fmt = config.get("format") or FORMAT_QUAY
+        if fmt not in FORMATS:
+            error = f"webhook format {describe(fmt)} is unknown; use one of: {', '.join(FORMATS)}"
+            return SendResult(ok=False, error=error, permanent=True)
         template = config.get("template")
         try:
             if template:
@@ -207,10 +239,14 @@ class WebhookMethod(NotificationMethod):
         except (TemplateError, TypeError, ValueError) as exc:
             error = f"webhook template could not be rendered: {exc}"
             return SendResult(ok=False, error=error, permanent=True)
+        format_headers: dict[str, str] = {}
+        if fmt != FORMAT_QUAY:
+            cloud_event = cloud_event_request(fmt, outgoing, senders.settings.base_url, body)
+            body, format_headers = cloud_event.body, cloud_event.headers
         secret = config.get("secret")
         secret = secret if isinstance(secret, str) else None
         try:
-            headers = webhook_headers(outgoing, body, secret, int(time.time()))
+            headers = {**webhook_headers(outgoing, body, secret, int(time.time())), **format_headers}
         except (ValueError, UnicodeDecodeError) as exc:
             return SendResult(
                 ok=False,

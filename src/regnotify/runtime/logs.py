@@ -6,7 +6,9 @@ JSON lines carry the time, level, logger and message, plus the structured fields
 
 uvicorn's access log never shows an e-mail confirmation code: the link in a verification mail
 (``/authrepoemail?code=…``) is the credential that confirms an address, so that page's query
-string, and any ``code`` parameter elsewhere, is logged as ``REDACTED`` (``RedactAccessLog``).
+string, and any ``code`` parameter elsewhere, is logged as ``REDACTED`` (``RedactAccessLog``). So is
+the source token in Docker Hub's webhook URL (``/api/v1/sources/dockerhub/<token>``), there and in
+every log line naming a request's path (``redact_path``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 REDACTED = "REDACTED"
 SECRET_QUERY_PATHS = frozenset({"/authrepoemail"})  # pages whose whole query string is a credential
 SECRET_QUERY_PARAMETERS = frozenset({"code"})
+# paths whose rest is a credential: a sender that sends no header posts to a URL holding its token
+SECRET_PATH_PREFIXES = ("/api/v1/sources/dockerhub/",)
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
@@ -54,11 +58,21 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
 
 
+def redact_path(path: str) -> str:
+    """A request path as a log line may show it: a token in the path (Docker Hub's webhook URL,
+    ``/api/v1/sources/dockerhub/<token>``) as ``REDACTED``."""
+    for prefix in SECRET_PATH_PREFIXES:
+        if path.startswith(prefix):
+            return prefix + REDACTED
+    return path
+
+
 def redact_target(target: str) -> str:
     """A request target (path and query string) as the access log may show it."""
     path, separator, query = target.partition("?")
+    path = redact_path(path)
     if not separator:
-        return target
+        return path
     if unquote(path).rstrip("/") in SECRET_QUERY_PATHS:
         return f"{path}?{REDACTED}"
     pairs = query.split("&")

@@ -11,6 +11,7 @@ from typing import Any
 from regnotify.events import EVENT_KINDS
 from regnotify.events.priorities import PRIORITIES
 from regnotify.methods import METHODS
+from regnotify.methods.cloudevents import FORMAT_BINARY, FORMAT_QUAY, FORMAT_STRUCTURED
 
 FIELDS = (
     "title",
@@ -26,6 +27,7 @@ FIELDS = (
     "webhook_url",
     "template",
     "sign",
+    "webhook_format",
     "chat_url",
     "hipchat_room_id",
     "hipchat_token",
@@ -42,6 +44,11 @@ FILTER_EVENTS = {
 }
 LEVEL_CHOICES = [(str(index), name) for index, name in enumerate(PRIORITIES)]
 TARGET_KINDS = (("user", "User"), ("team", "Team"), ("org", "Organization admins"))
+WEBHOOK_FORMATS = (
+    (FORMAT_QUAY, "Quay payload"),
+    (FORMAT_STRUCTURED, "CloudEvents, structured (application/cloudevents+json)"),
+    (FORMAT_BINARY, "CloudEvents, binary (ce-* headers)"),
+)
 
 
 def split_patterns(text: str) -> list[str]:
@@ -100,6 +107,8 @@ class NotificationForm:
                 config["template"] = self.get("template")
             if self.get("sign"):
                 config["secret"] = True
+            if self.get("webhook_format") not in ("", FORMAT_QUAY):
+                config["format"] = self.get("webhook_format")
             return config
         if method in CHAT_METHODS:
             return {"url": self.get("chat_url").strip()}
@@ -139,6 +148,8 @@ def _method_field(method: str, message: str) -> str:
     if method == "webhook":
         if "template" in lowered:
             return "template"
+        if "webhook format" in lowered:
+            return "webhook_format"
         return "sign" if "secret" in lowered else "webhook_url"
     if method in CHAT_METHODS:
         return "chat_url"

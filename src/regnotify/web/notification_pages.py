@@ -34,7 +34,13 @@ from regnotify.notifications.verification import MailError, send_verification
 from regnotify.web.access import notification_in, repository_page
 from regnotify.web.errors import PageError
 from regnotify.web.notice_text import repository_href
-from regnotify.web.notification_form import FILTER_EVENTS, LEVEL_CHOICES, TARGET_KINDS, NotificationForm
+from regnotify.web.notification_form import (
+    FILTER_EVENTS,
+    LEVEL_CHOICES,
+    TARGET_KINDS,
+    WEBHOOK_FORMATS,
+    NotificationForm,
+)
 from regnotify.web.rendering import render
 from regnotify.web.viewer import CheckedPost, ServicesDep, SignedIn, Viewer
 
@@ -64,6 +70,7 @@ async def _form_page(
         "filter_events": FILTER_EVENTS,
         "level_choices": LEVEL_CHOICES,
         "target_kinds": TARGET_KINDS,
+        "webhook_formats": WEBHOOK_FORMATS,
         "email_status": email_status,
     }
     return await render(request, "notification_new.html", viewer, context, status=status)

@@ -30,6 +30,7 @@ class Route:
     success: int
     body: dict | None = None  # type: ignore[type-arg]
     refused: int = 403  # what signed-in users outside ``allowed`` get
+    signed: bool = False  # authenticated by the sender's signature, not a bearer token: 401 for every caller
 
 
 ROUTES = [
@@ -92,6 +93,18 @@ ROUTES = [
         {"SchemaVersion": 2, "Results": []},
     ),
     Route("POST", "/api/v1/registry/events", frozenset(SOURCES), 200, {"events": []}),
+    Route("POST", "/api/v1/sources/github/1", frozenset(), 200, {"zen": "ping"}, signed=True),
+    Route("POST", "/api/v1/sources/harbor", frozenset(SOURCES), 200, {"type": "QUOTA", "event_data": {}}),
+    Route(
+        "POST",
+        "/api/v1/sources/cloudevents",
+        frozenset(SOURCES),
+        200,
+        {"specversion": "1.0", "id": "1", "source": "/s", "type": "com.example.other"},
+    ),
+    Route("OPTIONS", "/api/v1/sources/cloudevents", frozenset(PRINCIPALS), 200),  # the handshake: no token
+    # the token is in the path (a wrong one here): 401 whoever calls
+    Route("POST", "/api/v1/sources/dockerhub/not-a-token", frozenset(), 200, {"push_data": {}}, signed=True),
     Route("GET", "/api/v1/registry/rejections", frozenset({"superuser"}), 200),
     Route("GET", "/api/v1/user/notifications", frozenset(USERS), 200),
     Route("GET", "/api/v1/user/notifications/no-such-notice", frozenset(USERS), 404),
@@ -109,6 +122,8 @@ ROUTES = [
 
 
 def expected_status(route: Route, who: str) -> int:
+    if route.signed:
+        return 401
     if who in route.allowed:
         return route.success
     if who in ("anonymous", "revoked"):

@@ -1,4 +1,5 @@
-"""The catalogue: all eleven kinds in Quay's order, lookup by name, the error classes, RepositoryRef."""
+"""The catalogue: Quay's eleven kinds in Quay's order with our two scan kinds after vulnerability_found,
+lookup by name, the error classes, RepositoryRef."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ ALL_KINDS = [
     "build_failure",
     "build_cancelled",
     "vulnerability_found",
+    "scan_completed",
+    "scan_failed",
     "repo_mirror_sync_started",
     "repo_mirror_sync_success",
     "repo_mirror_sync_failed",
@@ -50,6 +53,8 @@ def test_titles() -> None:
     assert titles["build_cancelled"] == "Dockerfile Build Cancelled"
     assert titles["vulnerability_found"] == "Vulnerability Detected"
     assert titles["repo_image_expiry"] == "Image expiry trigger"
+    assert titles["scan_completed"] == "Security Scan Completed"
+    assert titles["scan_failed"] == "Security Scan Failed"
     assert len(set(titles.values())) == len(titles)
 
 
@@ -109,5 +114,7 @@ def test_config_keys_per_kind() -> None:
         assert keys[name] == ("ref-regex",)
     assert keys["vulnerability_found"] == ("level", "tag-patterns")
     assert keys["repo_image_expiry"] == ("days",)
+    assert keys["scan_completed"] == ("level",)
+    assert keys["scan_failed"] == ()
     for name in ("repo_mirror_sync_started", "repo_mirror_sync_success", "repo_mirror_sync_failed"):
         assert keys[name] == ()

@@ -17,6 +17,17 @@ SEED_KINDS = [
     "build_failure",
     "vulnerability_found",
 ]
+# Kinds the seed has no sample for (Quay documents none, or they are our own): their samples are
+# checked by test_non_seed_samples here and, for the scan kinds, in test_scan_events.py.
+NON_SEED_KINDS = [
+    "build_cancelled",
+    "scan_completed",
+    "scan_failed",
+    "repo_mirror_sync_started",
+    "repo_mirror_sync_success",
+    "repo_mirror_sync_failed",
+    "repo_image_expiry",
+]
 ENVELOPE = ("repository", "namespace", "name", "docker_url", "homepage", "visibility")
 BUILD_KINDS = ["build_queued", "build_start", "build_success", "build_failure", "build_cancelled"]
 
@@ -34,6 +45,12 @@ def test_sample_equals_seed_file_field_for_field_and_in_order(
 
 def test_all_six_seed_files_are_covered(seed_samples_dir: Path) -> None:
     assert sorted(p.stem for p in seed_samples_dir.glob("*.json")) == sorted(SEED_KINDS)
+
+
+def test_every_kind_is_checked_against_the_seed_or_without_it() -> None:
+    """A new kind is placed on purpose: compared with a seed file, or with its own sample test."""
+    assert sorted(SEED_KINDS + NON_SEED_KINDS) == sorted(EVENT_KINDS)
+    assert not set(SEED_KINDS) & set(NON_SEED_KINDS)
 
 
 def test_sample_uses_the_repositorys_common_fields(other_repo: RepositoryRef) -> None:
@@ -61,6 +78,8 @@ def test_non_seed_samples() -> None:
     expiry = get_event_kind("repo_image_expiry").sample_payload(repo)
     assert expiry["tags"] == ["latest", "v1"]
     assert expiry["expiring_in"] == "1 days"
+    assert get_event_kind("scan_completed").sample_payload(repo)["highest_severity"] == "Critical"
+    assert get_event_kind("scan_failed").sample_payload(repo)["status"] == "failed"
     cancelled = get_event_kind("build_cancelled").sample_payload(repo)
     started = get_event_kind("build_start").sample_payload(repo)
     assert cancelled == started

@@ -70,6 +70,8 @@ def hostile_outgoings(text: str) -> list[Outgoing]:
         outgoing("vulnerability_found", {"tags": [text]}),
         outgoing("repo_mirror_sync_failed", {"message": text}),
         outgoing("repo_image_expiry", {"tags": [text]}),
+        outgoing("scan_completed", {"scanner.name": text}),
+        outgoing("scan_failed", {"reason": text}),
     ]
 
 
