@@ -1,6 +1,7 @@
 """Harbor, zot (CloudEvents) and Docker Hub end to end: a source made with ``source create --kind``, the
 sender's requests posted with the settings it printed to a real ``regnotify serve``, and the resulting
-webhooks received at a local receiver."""
+webhooks received at a local receiver (as CloudEvents for zot and Docker Hub, read with the
+``cloudevents`` SDK as a receiver would)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cloudevents.http import CloudEvent, from_http
 
 from regnotify.db import Database
 
@@ -71,8 +73,8 @@ def make_source(serving: Serving, kind: str) -> str:
     return made.stderr
 
 
-def watch(serving: Serving, receiver: Receiver, *events: str) -> None:
-    """acme/app, and a webhook notification to the receiver for each event kind."""
+def watch(serving: Serving, receiver: Receiver, *events: str, webhook_format: str = "quay") -> None:
+    """acme/app, and a webhook notification to the receiver for each event kind, in that format."""
     for args in (
         ("user", "create", "alice", "--superuser", "--no-password"),
         ("org", "create", "acme", "--admin", "alice"),
@@ -84,7 +86,12 @@ def watch(serving: Serving, receiver: Receiver, *events: str) -> None:
         created = httpx.post(
             f"{serving.base}/api/v1/repository/acme/app/notification/",
             headers={"Authorization": f"Bearer {token}"},
-            json={"event": event, "method": "webhook", "config": {"url": receiver.url}, "eventConfig": {}},
+            json={
+                "event": event,
+                "method": "webhook",
+                "config": {"url": receiver.url, "format": webhook_format},
+                "eventConfig": {},
+            },
         )
         assert created.status_code == 201, created.text
 
@@ -98,6 +105,17 @@ def received(receiver: Receiver, count: int) -> list[Any]:
     with receiver.lock:
         assert len(receiver.received) == count, [item.body for item in receiver.received]
         return [item.body for item in receiver.received]
+
+
+def cloud_events(receiver: Receiver, count: int) -> list[CloudEvent]:
+    """The ``count`` webhooks received, read as CloudEvents by the SDK (binary or structured mode);
+    each one's id is its ``webhook-id``."""
+    bodies = received(receiver, count)
+    with receiver.lock:
+        headers = [item.headers for item in receiver.received]
+    events = [from_http(dict(sent), json.dumps(body)) for sent, body in zip(headers, bodies, strict=True)]
+    assert [event["id"] for event in events] == receiver.ids
+    return events
 
 
 def test_harbor_pushes_and_scans_reach_webhooks(serving: Serving, receiver: Receiver) -> None:
@@ -139,7 +157,7 @@ def test_harbor_pushes_and_scans_reach_webhooks(serving: Serving, receiver: Rece
 
 
 def test_zot_cloudevents_reach_a_webhook(serving: Serving, receiver: Receiver) -> None:
-    watch(serving, receiver, "repo_push")
+    watch(serving, receiver, "repo_push", webhook_format="cloudevents")
     printed = make_source(serving, "zot")
     config = json.loads(printed[printed.index("{") :])
     (sink,) = config["extensions"]["events"]["sinks"]
@@ -162,12 +180,15 @@ def test_zot_cloudevents_reach_a_webhook(serving: Serving, receiver: Receiver) -
     assert send(zot_data("v1", digest("a"), name="acme/app"), "index")["accepted"] == 1
     assert send(zot_data("v1", digest("a"), name="acme/app"), "index")["duplicates"] == 1
 
-    (push,) = received(receiver, 1)
+    (event,) = cloud_events(receiver, 1)  # structured mode
+    assert (event["type"], event["subject"]) == ("io.regnotify.repo_push", "v1")
+    assert event["source"] == f"{serving.base}/repository/acme/app"
+    push = event.data
     assert (push["repository"], push["updated_tags"]) == ("acme/app", {"v1": digest("a")})
 
 
 def test_a_docker_hub_push_reaches_a_webhook_without_a_digest(serving: Serving, receiver: Receiver) -> None:
-    watch(serving, receiver, "repo_push")
+    watch(serving, receiver, "repo_push", webhook_format="cloudevents-binary")
     printed = make_source(serving, "dockerhub")
     url = setting(printed, "Destination URL")
     token = url.rsplit("/", 1)[1]
@@ -181,7 +202,9 @@ def test_a_docker_hub_push_reaches_a_webhook_without_a_digest(serving: Serving, 
     wrong = httpx.post(f"{serving.base}/api/v1/sources/dockerhub/rnt_wrong", json=body)
     assert wrong.status_code == 401
 
-    (push,) = received(receiver, 1)
+    (event,) = cloud_events(receiver, 1)  # binary mode: ce-* headers, the payload as the body
+    assert (event["type"], event["subject"]) == ("io.regnotify.repo_push", "latest")
+    push = event.data
     assert push["updated_tags"] == {"latest": None}  # no digest is made up
     assert push["docker_url"] == "docker.io/acme/app"
     output = serving.output()
