@@ -157,16 +157,19 @@ async def test_a_token_in_the_path_is_refused_and_not_echoed(
     assert token not in response.text and body["status"] == 401
 
 
-async def test_a_source_without_a_secret_is_told_to_make_one(
+async def test_a_source_without_a_secret_answers_as_a_wrong_signature(
     client: httpx.AsyncClient, world: World, database: Database
 ) -> None:
+    """Told apart from a missing source, it would say which numbers are sources; the message still
+    says how to make a secret."""
     async with database.write() as session:
         plain = await accounts.issue_token(session, name="plain", namespaces=["acme"])
     source = Source(plain.id, "whatever-it-signs-with")
     response = await send(client, source, delivery())
-    assert_quay_error(
-        response, 401, "has no GitHub webhook secret", f"regnotify source github-secret {plain.id}"
-    )
+    missing = await send(client, Source(plain.id + 1000, "whatever-it-signs-with"), delivery())
+    said = assert_quay_error(response, 401, "does not match", "regnotify source github-secret")["detail"]
+    unknown = assert_quay_error(missing, 401)["detail"]
+    assert said.replace(str(plain.id), "N") == unknown.replace(str(plain.id + 1000), "N")
 
 
 async def test_ping_is_answered_once_the_signature_matches(
