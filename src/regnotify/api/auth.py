@@ -81,16 +81,20 @@ async def token_principal(svc: Services, raw: str) -> Principal:
         found = await find_token(session, raw)
     if found is None:
         raise ApiError(401, "invalid or revoked token", headers=UNAUTHORIZED_HEADERS)
-    token, user = found
-    principal = Principal(
+    principal = token_holder(*found)
+    svc.tokens.put(raw, principal)
+    return principal
+
+
+def token_holder(token: ApiToken, user: User | None) -> Principal:
+    """Who holds ``token``: ``user``, or (for a service token, ``user`` None) the source it names."""
+    return Principal(
         user=user,
         service=None if user else token.name,
         token_id=token.id,
         token_use=TokenUse(token.last_used_at),
         namespaces=None if user or token.namespaces is None else tuple(token.namespaces),
     )
-    svc.tokens.put(raw, principal)
-    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]

@@ -24,7 +24,7 @@ import logging
 from fastapi import APIRouter, Request, Response
 
 from regnotify.accounts.tokens import find_source, open_webhook_secret
-from regnotify.api.auth import Principal, TokenUse
+from regnotify.api.auth import token_holder
 from regnotify.api.context import Services
 from regnotify.api.errors import ApiError
 from regnotify.api.json_body import parse_json_body
@@ -110,12 +110,7 @@ async def receive(request: Request, source: str) -> Response:
     event = request.headers.get("x-github-event")
     if event == "ping":  # sent once when the webhook is made: it proves the URL and the secret
         return Response(Receipt().model_dump_json(), media_type="application/json")
-    principal = Principal(
-        service=token.name,
-        token_id=token.id,
-        token_use=TokenUse(token.last_used_at),
-        namespaces=None if token.namespaces is None else tuple(token.namespaces),
-    )
+    principal = token_holder(token, None)
     name = source_name(principal, "github", how_to_send="sign deliveries with the source's secret")
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("application/x-www-form-urlencoded"):

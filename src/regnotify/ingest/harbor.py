@@ -222,10 +222,23 @@ def _scan_completed(
         "fixable": count_at(report, "summary", "fixable"),
         "highest_severity": severity_name(text_at(report, "severity"), counts),
     }
+    _add_scan(batch, "scan_completed", repository, resource, data, event_id, raw)
+
+
+def _add_scan(
+    batch: SourceBatch,
+    kind: str,
+    repository: str,
+    resource: dict[str, Any],
+    data: dict[str, Any],
+    event_id: str | None,
+    raw: Any,
+) -> None:
+    """A scan's event, for the registry host the scanned resource names."""
     batch.add_event(
         SourceEvent(
             repository,
-            "scan_completed",
+            kind,
             data,
             external_id=event_id,
             registry_host=host_of_reference(text_at(resource, "resource_url")),
@@ -239,16 +252,7 @@ def _scan_failed(status: str) -> ResourceHandler:
         batch: SourceBatch, repository: str, resource: dict[str, Any], event_id: str | None, raw: Any
     ) -> None:
         data = {**_image(resource), "scanner": _scanner(_vulnerability_overview(resource)), "status": status}
-        batch.add_event(
-            SourceEvent(
-                repository,
-                "scan_failed",
-                data,
-                external_id=event_id,
-                registry_host=host_of_reference(text_at(resource, "resource_url")),
-                raw=raw,
-            )
-        )
+        _add_scan(batch, "scan_failed", repository, resource, data, event_id, raw)
 
     return handle
 

@@ -1,38 +1,23 @@
 """CloudEvents out, as a receiver sees it: what reaches a real local receiver is parsed with the
 ``cloudevents`` SDK (``from_http``) and its Standard Webhooks signature checked with ``standardwebhooks``.
 
-The first tests send one attempt through the webhook method; the last ones go through the worker on
-both databases, with a receiver that fails the first try, so the retry shows the id holding still.
+Each test sends one attempt through the webhook method; the retry through the worker, on both
+databases, is in ``tests/integration/worker/test_cloudevents_retry.py``.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiohttp import web
 from cloudevents.http import CloudEvent, from_http
-from sqlalchemy import select
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from regnotify import accounts
-from regnotify.config import Settings
-from regnotify.db import Database
-from regnotify.db.models import Delivery, DeliveryAttempt, Event, Notification
-from regnotify.delivery.senders import build_senders
-from regnotify.delivery.worker import Worker
 from regnotify.events import get_event_kind
-from regnotify.ingest import record_event, repository_ref
-from regnotify.methods import get_method
 from regnotify.methods.webhook import WebhookMethod, generate_secret
-from regnotify.runtime.crypto import secret_box
 
-from ..worker.draining import work_off
 from .conftest import MakeSenders
 from .receiver import Received, Receiver
 from .support import REPO, make_outgoing
@@ -176,114 +161,3 @@ async def test_an_unknown_stored_format_sends_nothing(receiver: Receiver, public
         "webhook format 'cloudevents-json' is unknown; use one of: quay, cloudevents, cloudevents-binary"
     )
     assert receiver.requests == []
-
-
-# -- through the worker, on both databases -------------------------------------------------------
-
-
-@dataclass
-class FlakyReceiver:
-    """A local receiver that answers 500 to the first request and 200 after; keeps what it got."""
-
-    url: str = ""
-    failures_left: int = 1
-    requests: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-
-
-@pytest.fixture
-async def flaky() -> AsyncIterator[FlakyReceiver]:
-    state = FlakyReceiver()
-
-    async def handle(request: web.Request) -> web.Response:
-        state.requests.append((dict(request.headers), await request.read()))
-        if state.failures_left:
-            state.failures_left -= 1
-            return web.Response(status=500, text="try again")
-        return web.Response(status=200, text="ok")
-
-    app = web.Application()
-    app.router.add_post("/hook", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    state.url = f"http://127.0.0.1:{port}/hook"
-    yield state
-    await runner.cleanup()
-
-
-@pytest.fixture
-def worker_settings(settings: Settings) -> Settings:
-    return settings.model_copy(
-        update={
-            "outbound_allowed_networks": ["127.0.0.1/32"],
-            "retry_schedule": [0.01, 0.01],
-            "poll_interval": 0.05,
-            "http_total_timeout": 5,
-        }
-    )
-
-
-@pytest.fixture
-async def worker(database: Database, worker_settings: Settings) -> AsyncIterator[Worker]:
-    senders = build_senders(worker_settings, database)
-    running = Worker(database, worker_settings, senders, secret_box(worker_settings), name="ce-worker")
-    yield running
-    await running.finisher.close()
-    await senders.close()
-
-
-async def _rows(database: Database, model: Any) -> list[Any]:
-    async with database.read() as session:
-        return list(await session.scalars(select(model).order_by(model.id)))
-
-
-@pytest.mark.parametrize("fmt", FORMATS)
-async def test_a_retry_carries_the_same_event_and_each_try_is_signed(
-    fmt: str, database: Database, worker_settings: Settings, worker: Worker, flaky: FlakyReceiver
-) -> None:
-    secret = generate_secret()
-    async with database.write() as session:
-        await accounts.create_organization(
-            session, "acme", admins=[await accounts.create_user(session, "ann")]
-        )
-        repository = await accounts.create_repository(session, "acme/app")
-        config = {"url": flaky.url, "format": fmt, "secret": secret}
-        session.add(
-            Notification(
-                uuid=str(uuid.uuid4()),
-                repository_id=repository.id,
-                event="repo_push",
-                method="webhook",
-                config=get_method("webhook").seal(config, secret_box(worker_settings)),
-                event_config={},
-            )
-        )
-        await session.flush()
-        kind = get_event_kind("repo_push")
-        payload = kind.build_payload(
-            repository_ref(repository, worker_settings), {"updated_tags": {"v3": DIGEST}}
-        )
-        await record_event(session, repository, kind, payload, source="test")
-
-    await work_off(worker)
-
-    (delivery,) = await _rows(database, Delivery)
-    assert (delivery.state, delivery.attempts) == ("succeeded", 2)
-    assert [a.status_code for a in await _rows(database, DeliveryAttempt)] == [500, 200]
-    (stored,) = await _rows(database, Event)
-    assert len(flaky.requests) == 2
-    for headers, body in flaky.requests:
-        event = from_http(headers, body)
-        assert event["id"] == headers["webhook-id"] == delivery.uuid
-        assert event["specversion"] == "1.0"
-        assert event["type"] == "io.regnotify.repo_push"
-        assert event["source"] == SOURCE == stored.payload["homepage"]
-        assert event["subject"] == "v3"
-        assert datetime.fromisoformat(event["time"]) == stored.received_at
-        assert event.data == stored.payload
-        Webhook(secret).verify(body, headers)
-    (first_headers, first_body), (second_headers, second_body) = flaky.requests
-    assert first_body == second_body
-    assert first_headers["webhook-id"] == second_headers["webhook-id"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import mailbox
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -53,7 +54,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     state = Receiver()
 
     async def handle(request: web.Request) -> web.Response:
-        state.received.append({"headers": dict(request.headers), "body": await request.json()})
+        raw = await request.read()
+        state.received.append({"headers": dict(request.headers), "body": json.loads(raw), "raw": raw})
         status, headers = state.script.pop(0) if state.script else (200, {})
         return web.Response(status=status, headers=headers, text="ok" if status < 300 else "nope")
 
