@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from markupsafe import escape
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.accounts import repository_admins
 from regnotify.db import Database
-from regnotify.db.models import Delivery, DeliveryAttempt, Notification, Repository
+from regnotify.db.models import DeliveryAttempt, Notification, Repository
 from regnotify.db.types import utcnow
 from regnotify.delivery.inbox import add_notices
 from regnotify.delivery.queue import Claimed, hold_lease
@@ -126,7 +126,7 @@ async def record_outcome(
             outcome="succeeded" if result.ok else "failed",
             status_code=result.status_code,
             error=result.error,
-            response_excerpt=_excerpt(result),
+            response_excerpt=excerpt(result),
             request=result.request,
             worker=worker[:64],
         )
@@ -166,102 +166,8 @@ async def record_outcome(
     return Finished(delivery.state, number, delivery.next_attempt_at if retry_in else None, disabled)
 
 
-_DELIVERIES = Delivery.__table__
-_NOTIFICATIONS = Notification.__table__
-# The statements of a batch of successes, built once (a worker records many batches a second).
-_LOCK_DELIVERIES = (
-    select(_DELIVERIES.c.id, _DELIVERIES.c.lease_owner)
-    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_DELIVERIES.c.id)
-    .with_for_update()
-)
-_INSERT_ATTEMPTS = insert(DeliveryAttempt.__table__)
-_SUCCEED = (
-    update(_DELIVERIES)
-    .where(_DELIVERIES.c.id == bindparam("b_id"))
-    .values(
-        state="succeeded",
-        attempts=bindparam("b_attempts"),
-        last_status_code=bindparam("b_status"),
-        last_error=bindparam("b_error"),
-        lease_owner=None,
-        lease_expires_at=None,
-        finished_at=bindparam("b_now"),
-    )
-)
-_RESET_FAILURES = (  # skipped where already 0: no write, no row lock
-    update(_NOTIFICATIONS)
-    .where(
-        _NOTIFICATIONS.c.id.in_(bindparam("ids", expanding=True)), _NOTIFICATIONS.c.number_of_failures != 0
-    )
-    .values(number_of_failures=0)
-)
-
-
-async def record_successes(
-    session: AsyncSession, items: list[tuple[Claimed, SendResult, datetime]], *, worker: str
-) -> list[Finished | None]:
-    """``record_outcome`` for many successful attempts at once, in the caller's transaction.
-
-    The common case gets Core statements that cover the whole batch: lock the rows and check the
-    leases, insert the attempts, move the deliveries to ``succeeded``, and reset the failure count
-    of the notifications that had one. The result is in the order of ``items``; None where the lease
-    was lost meanwhile.
-    """
-    connection = await session.connection()  # Core statements: no ORM layer to go through
-    ids = sorted(claimed.delivery_id for claimed, _result, _started in items)
-    held = dict((await connection.execute(_LOCK_DELIVERIES, {"ids": ids})).all())
-    now = utcnow()
-    kept = [item for item in items if held.get(item[0].delivery_id) == item[0].lease_token]
-    for claimed, _result, _started in items:
-        if held.get(claimed.delivery_id) != claimed.lease_token:
-            log.warning(
-                "delivery %s: lease lost before finishing; the attempt is not recorded", claimed.delivery_uuid
-            )
-    if kept:
-        await connection.execute(
-            _INSERT_ATTEMPTS,
-            [
-                {
-                    "delivery_id": claimed.delivery_id,
-                    "number": claimed.attempts + 1,
-                    "started_at": started_at,
-                    "duration_ms": round(result.duration_ms, 3),
-                    "outcome": "succeeded",
-                    "status_code": result.status_code,
-                    "error": result.error,
-                    "response_excerpt": _excerpt(result),
-                    "request": result.request,
-                    "worker": worker[:64],
-                }
-                for claimed, result, started_at in kept
-            ],
-        )
-        await connection.execute(
-            _SUCCEED,
-            [
-                {
-                    "b_id": claimed.delivery_id,
-                    "b_attempts": claimed.attempts + 1,
-                    "b_status": result.status_code,
-                    "b_error": result.error,
-                    "b_now": now,
-                }
-                for claimed, result, _started in kept
-            ],
-        )
-        counted = sorted({claimed.notification.id for claimed, _r, _s in kept if not claimed.is_test})
-        if counted:
-            await connection.execute(_RESET_FAILURES, {"ids": counted})
-    return [
-        Finished("succeeded", claimed.attempts + 1, None, False)
-        if held.get(claimed.delivery_id) == claimed.lease_token
-        else None
-        for claimed, _result, _started in items
-    ]
-
-
-def _excerpt(result: SendResult) -> str | None:
+def excerpt(result: SendResult) -> str | None:
+    """The response excerpt as the attempt log keeps it."""
     return result.response_excerpt[:MAX_EXCERPT] if result.response_excerpt else None
 
 

@@ -4,10 +4,11 @@ Semantics (at-least-once):
 - A delivery is *due* when it is pending, its ``next_attempt_at`` has come, nobody holds a live
   lease on it, and its notification is enabled (test deliveries go out regardless). Pending
   deliveries of a disabled notification are held, not dropped.
-- ``claim`` takes up to N due rows and writes a fresh lease token and expiry on them, in one
+- Claiming takes up to N due rows and writes a fresh lease token and expiry on them, in one
   transaction: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL lets workers claim disjoint rows;
-  SQLite's single writer lock (``BEGIN IMMEDIATE``) serialises claims.
-- ``finish`` records the attempt and moves the row on (succeeded, retry later, failed) only if the
+  SQLite's single writer lock (``BEGIN IMMEDIATE``) serialises claims. It lives in
+  ``delivery.hot_path`` with the batched recording of outcomes, the worker's steady state.
+- Finishing records the attempt and moves the row on (succeeded, retry later, failed) only if the
   row still carries the same token. A worker that died, or stalled past its lease, loses the
   row to the next claimer; a late finish is dropped and logged, so a row is never finished twice.
 - ``hold`` hands claimed rows back without an attempt, under a *held* lease (``lease_owner``
@@ -20,18 +21,16 @@ Semantics (at-least-once):
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, or_, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.db import Database
-from regnotify.db.models import Delivery, Event, Notification, Repository
-from regnotify.db.types import utcnow
+from regnotify.db.models import Delivery
 
 log = logging.getLogger(__name__)
 
@@ -77,111 +76,6 @@ class Claimed:
     event: ClaimedEvent
     notification: ClaimedNotification
     repository: ClaimedRepository
-
-
-def _due(now: Any):  # type: ignore[no-untyped-def]
-    return and_(
-        Delivery.state == "pending",
-        Delivery.next_attempt_at <= now,
-        or_(Delivery.lease_expires_at.is_(None), Delivery.lease_expires_at < now),
-        or_(Notification.enabled.is_(True), Delivery.is_test.is_(True)),
-    )
-
-
-_CLAIMED_COLUMNS = (
-    Delivery.id,
-    Delivery.uuid,
-    Delivery.attempts,
-    Delivery.is_test,
-    Event.id,
-    Event.kind,
-    Event.payload,
-    Event.received_at,
-    Notification.id,
-    Notification.uuid,
-    Notification.title,
-    Notification.event,
-    Notification.method,
-    Notification.config,
-    Repository.id,
-    Repository.namespace,
-    Repository.name,
-)
-
-# The claim's two statements, built once (a worker claims many times a second).
-_DUE_IDS = (
-    select(Delivery.id)
-    .join(Notification, Notification.id == Delivery.notification_id)
-    .where(_due(bindparam("now")))
-    .order_by(Delivery.next_attempt_at, Delivery.id)
-    .limit(bindparam("limit", type_=Integer))
-    .with_for_update(skip_locked=True, of=Delivery)
-    .scalar_subquery()
-)
-_LEASE = (
-    update(Delivery.__table__)
-    .where(Delivery.__table__.c.id.in_(_DUE_IDS))
-    .values(lease_owner=bindparam("token"), lease_expires_at=bindparam("expires"))
-    .returning(Delivery.__table__.c.id)
-)
-_READ_CLAIMED = (
-    select(*_CLAIMED_COLUMNS)
-    .join(Event, Event.id == Delivery.event_id)
-    .join(Notification, Notification.id == Delivery.notification_id)
-    .join(Repository, Repository.id == Notification.repository_id)
-    .where(Delivery.id.in_(bindparam("ids", expanding=True)))
-    .order_by(Delivery.next_attempt_at, Delivery.id)
-)
-
-
-async def claim(db: Database, *, limit: int, lease_seconds: float, worker: str) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries, oldest due first: one UPDATE, then one read of what
-    sending needs (Core rows, no ORM objects: this runs for every delivery)."""
-    if limit <= 0:
-        return []
-    now = utcnow()
-    token = f"{worker}:{uuid.uuid4().hex[:12]}"
-    async with db.write() as session:
-        connection = await session.connection()  # Core statements: no ORM layer to go through
-        leased = await connection.execute(
-            _LEASE,
-            {"now": now, "limit": limit, "token": token, "expires": now + timedelta(seconds=lease_seconds)},
-        )
-        ids = [row[0] for row in leased]
-        if not ids:
-            return []
-        rows = await connection.execute(_READ_CLAIMED, {"ids": ids})
-        return [
-            Claimed(
-                d_id,
-                d_uuid,
-                token,
-                attempts,
-                is_test,
-                ClaimedEvent(e_id, kind, payload, received_at),
-                ClaimedNotification(n_id, n_uuid, title, event, method, config),
-                ClaimedRepository(r_id, namespace, name),
-            )
-            for (
-                d_id,
-                d_uuid,
-                attempts,
-                is_test,
-                e_id,
-                kind,
-                payload,
-                received_at,
-                n_id,
-                n_uuid,
-                title,
-                event,
-                method,
-                config,
-                r_id,
-                namespace,
-                name,
-            ) in rows.all()
-        ]
 
 
 async def hold_lease(session: AsyncSession, claimed: Claimed) -> Delivery | None:

@@ -32,17 +32,17 @@ from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
 from regnotify.db.wakeup import Wakeup
 from regnotify.delivery.destinations import Destination, DestinationGate, Verdict
-from regnotify.delivery.finisher import DATABASE_ERRORS, Finisher
-from regnotify.delivery.outcome import Finished, disabled_mail
+from regnotify.delivery.hot_path import DATABASE_ERRORS, Finisher, Outcome, claim
+from regnotify.delivery.outcome import disabled_mail
 from regnotify.delivery.pacing import Pacer
 from regnotify.delivery.preparing import EventMessages, OpenedConfigs, build_outgoing
-from regnotify.delivery.queue import Claimed, claim, hold, release, release_held
+from regnotify.delivery.queue import Claimed, hold, release, release_held
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.methods import get_method
 from regnotify.methods.sending import Senders, SendResult
 from regnotify.runtime.crypto import SecretBox
 from regnotify.runtime.metrics import (
-    count_attempt,
+    count_attempts,
     count_held,
     count_quarantine,
     count_slow_lane_move,
@@ -79,7 +79,9 @@ class Worker:
         self.box = box
         self.name = name or worker_name()
         self.policy = RetryPolicy(settings.retry_schedule, settings.retry_after_cap)
-        self._tasks: set[asyncio.Task[Finished | None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reserved = 0  # main-lane slots promised to a claim in progress
+        self._stop = asyncio.Event()
         self._slot_freed = asyncio.Event()  # set when a send ends; cleared each time the loop looks
         self.gate = DestinationGate(settings)
         self._main: dict[Send, None] = {}  # sends in the main lane, oldest first
@@ -89,7 +91,15 @@ class Worker:
         self._keeper_wake = asyncio.Event()
         self._helpers: list[asyncio.Task[None]] = []
         self.wakeup = Wakeup(db)
-        self.finisher = Finisher(db, settings, self.policy, worker=self.name)
+        self.finisher = Finisher(
+            db,
+            settings,
+            self.policy,
+            worker=self.name,
+            on_recorded=self._recorded,
+            room=self._room_after,
+            on_claimed=self._claimed_more,
+        )
         self.messages = EventMessages()
         self.opened = OpenedConfigs(box)
         self.pacer = Pacer(db, settings.chat_sends_per_minute)
@@ -117,47 +127,87 @@ class Worker:
                 duration_ms=(time.monotonic() - started) * 1000,
             )
 
-    async def process(self, sending: Send) -> Finished | None:
-        claimed = sending.claimed
+    async def process(self, sending: Send) -> None:
+        """Send one claimed delivery and hand its outcome to the finisher (without waiting for it)."""
         started_at: datetime = utcnow()
-        result = await self.send(claimed)
+        result = await self.send(sending.claimed)
         self._send_ended(sending, result)
+        # A main slot is held until the outcome is recorded (``_recorded``), so a worker never has
+        # more sent but unrecorded deliveries (sent again if it dies) than its concurrency.
+        self.finisher.add(Outcome(sending.claimed, result, started_at, handle=sending))
+
+    def _recorded(self, batch: list[Outcome]) -> None:
+        """After a batch of outcomes is recorded: free their slots, count them once, log them
+        (successes at DEBUG, the rest at INFO), and mail admins about notifications disabled."""
+        debug = log.isEnabledFor(logging.DEBUG)
+        counted: list[tuple[str, str, float]] = []
+        for item in batch:
+            if isinstance(item.handle, Send):
+                self._main.pop(item.handle, None)
+            claimed, result, outcome = item.claimed, item.result, item.finished
+            method = claimed.notification.method
+            if outcome is None:
+                what = "lease_lost"
+            elif result.ok:
+                what = "succeeded"
+            else:
+                what = "retry" if outcome.state == "pending" else "failed"
+            counted.append((method, what, result.duration_ms / 1000))
+            if what == "succeeded" and not debug:
+                continue
+            log.log(
+                logging.DEBUG if what == "succeeded" else logging.INFO,
+                "delivery %s attempt %d %s: %s%s%s",
+                claimed.delivery_uuid,
+                claimed.attempts + 1,
+                method,
+                what,
+                f" status={result.status_code}" if result.status_code is not None else "",
+                f" error={result.error!r}" if result.error else "",
+                extra={
+                    "delivery_id": claimed.delivery_uuid,
+                    "notification_id": claimed.notification.uuid,
+                    "repository": claimed.repository.full_name,
+                    "attempt": claimed.attempts + 1,
+                    "method": method,
+                    "outcome": what,
+                    "status_code": result.status_code,
+                    "duration_ms": round(result.duration_ms, 1),
+                },
+            )
+            if outcome is not None and outcome.disabled:
+                self._track(asyncio.create_task(self.mail_admins_about_disable(claimed, result)))
+        count_attempts(counted)
+        self._slot_freed.set()
+
+    def _room_after(self, batch: list[Outcome]) -> int:
+        """How many deliveries the transaction recording ``batch`` should claim: the main slots free
+        once it is recorded, if that is at least a quarter of them (reserved until dispatched)."""
+        if self._stop.is_set():
+            return 0
+        freeing = sum(1 for item in batch if item.handle in self._main)
+        free = self.free_slots() + freeing
+        if free < max(1, self.settings.worker_concurrency // 4):
+            return 0
+        self._reserved += free
+        return free
+
+    async def _claimed_more(self, claimed: list[Claimed], reserved: int) -> None:
+        """Start what the finisher claimed with a batch of outcomes."""
         try:
-            outcome = await self.finisher.submit(claimed, result, started_at)
+            await self._accept(claimed)
+        except DATABASE_ERRORS as exc:  # holds not written: their leases run out and they come back
+            log.warning("could not hold deliveries (%s)", type(exc).__name__)
         finally:
-            # A main slot is held until the outcome is recorded, so a worker never has more sent but
-            # unrecorded deliveries (sent again if it dies) than its concurrency.
-            self._main.pop(sending, None)
-        method = claimed.notification.method
-        if outcome is None:
-            what = "lease_lost"
-        elif result.ok:
-            what = "succeeded"
-        else:
-            what = "retry" if outcome.state == "pending" else "failed"
-        count_attempt(method, what, result.duration_ms / 1000)
-        log.info(
-            "delivery %s attempt %d %s: %s%s%s",
-            claimed.delivery_uuid,
-            claimed.attempts + 1,
-            method,
-            what,
-            f" status={result.status_code}" if result.status_code is not None else "",
-            f" error={result.error!r}" if result.error else "",
-            extra={
-                "delivery_id": claimed.delivery_uuid,
-                "notification_id": claimed.notification.uuid,
-                "repository": claimed.repository.full_name,
-                "attempt": claimed.attempts + 1,
-                "method": method,
-                "outcome": what,
-                "status_code": result.status_code,
-                "duration_ms": round(result.duration_ms, 1),
-            },
-        )
-        if outcome is not None and outcome.disabled:
-            await self.mail_admins_about_disable(claimed, result)
-        return outcome
+            self._reserved -= reserved
+
+    async def _accept(self, claimed: list[Claimed]) -> None:
+        """Pace, then start, queue or hold each claimed delivery."""
+        held: list[tuple[Claimed, datetime, str]] = []
+        for item in await self.pacer.admit(claimed):
+            self.dispatch(item, held)
+        if held:
+            await hold(self.db, held)
 
     async def mail_admins_about_disable(self, claimed: Claimed, result: SendResult) -> None:
         """Best effort: the in-app notice written with the disable is the record that stays."""
@@ -177,8 +227,8 @@ class Worker:
 
     # -- lanes and destinations ---------------------------------------------------------------
     def free_slots(self) -> int:
-        """Main-lane slots neither sending nor promised to a delivery waiting in memory."""
-        return self.settings.worker_concurrency - len(self._main) - self._waiting
+        """Main-lane slots neither sending, nor promised to a delivery waiting in memory or to a claim."""
+        return self.settings.worker_concurrency - len(self._main) - self._waiting - self._reserved
 
     def destination_of(self, claimed: Claimed) -> Destination | None:
         """The gate's record of where ``claimed`` goes; None for in-app notices (and configs that do
@@ -222,7 +272,9 @@ class Worker:
         sending = Send(claimed, destination, asyncio.get_running_loop().time(), slow_lane)
         if not slow_lane:
             self._main[sending] = None
-        task = asyncio.create_task(self.process(sending))
+        self._track(asyncio.create_task(self.process(sending)))
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._done)
 
@@ -369,7 +421,7 @@ class Worker:
         with contextlib.suppress(*DATABASE_ERRORS):
             await self.keep_once()
 
-    def _done(self, task: asyncio.Task[Finished | None]) -> None:
+    def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slot_freed.set()
         if not task.cancelled() and task.exception() is not None:
@@ -378,14 +430,18 @@ class Worker:
     async def run_once(self) -> int:
         """Claim what fits in the free slots and start sending it; returns how many were claimed."""
         free = self.free_slots()
-        claimed = await claim(
-            self.db, limit=free, lease_seconds=self.settings.lease_seconds, worker=self.name
-        )
-        held: list[tuple[Claimed, datetime, str]] = []
-        for item in await self.pacer.admit(claimed):
-            self.dispatch(item, held)
-        if held:
-            await hold(self.db, held)
+        self._reserved += free
+        try:
+            claimed = await claim(
+                self.db,
+                limit=free,
+                lease_seconds=self.settings.lease_seconds,
+                worker=self.name,
+                reader=self.finisher.reader,
+            )
+            await self._accept(claimed)
+        finally:
+            self._reserved -= free
         return len(claimed)
 
     async def _pause(self, stop: asyncio.Event, seconds: float, *, on_notify: bool = True) -> None:
@@ -404,6 +460,7 @@ class Worker:
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then let the sends in flight finish."""
         log.info("worker %s started (concurrency %d)", self.name, self.settings.worker_concurrency)
+        self._stop = stop
         self.wakeup.start()
         self._start_helpers()
         failures = 0
@@ -439,11 +496,14 @@ class Worker:
         log.info("worker %s stopped", self.name)
 
     async def drain(self) -> None:
-        """Wait for the sends in flight and their outcomes to be recorded."""
-        if self._tasks:
-            timeout = self.settings.http_total_timeout + 10
-            _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-            for task in pending:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        """Wait for the sends in flight, their outcomes to be recorded, and the mails about them."""
+        deadline = asyncio.get_running_loop().time() + self.settings.http_total_timeout + 10
+        while self._tasks or not self.finisher.idle:
+            if self._tasks:
+                timeout = max(0.0, deadline - asyncio.get_running_loop().time())
+                _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+                for task in pending:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            await self.finisher.flush()

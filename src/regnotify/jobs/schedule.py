@@ -21,7 +21,7 @@ from datetime import timedelta
 from regnotify.config import Settings
 from regnotify.db import Database
 from regnotify.db.types import utcnow
-from regnotify.delivery.finisher import DATABASE_ERRORS
+from regnotify.delivery.hot_path import DATABASE_ERRORS
 from regnotify.jobs.expiry import scan_expiries
 from regnotify.jobs.retention import purge
 

@@ -8,16 +8,17 @@ kept for the attempt log has the URL masked and secret headers left out.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from http import HTTPStatus
 from typing import Any
 
-from regnotify.methods.sending import HttpResponse, Senders, SendResult
+# encode_json lives in ``sending`` (``Message.json_body`` uses it); the methods import it from here
+from regnotify.methods.sending import HttpResponse, Senders, SendResult, encode_json
 from regnotify.methods.urls import mask_url
 from regnotify.outbound.http import OutboundError
 
@@ -26,23 +27,26 @@ logger = logging.getLogger(__name__)
 EXCERPT_CHARS = 4096
 SECRET_HEADER_WORDS = ("authorization", "cookie", "token", "secret", "password", "api-key", "apikey")
 RETRY_AFTER_STATUSES = (429, 503)
+SUMMARY_CACHE = 1024  # URLs and header names whose masking is remembered (a worker sends to the same ones)
 
 
-def encode_json(document: Any) -> bytes:
-    """Compact UTF-8 JSON, the bytes that are sent (and signed)."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
+@lru_cache(maxsize=SUMMARY_CACHE)
 def is_secret_header(name: str) -> bool:
     lowered = name.lower()
     return any(word in lowered for word in SECRET_HEADER_WORDS)
+
+
+@lru_cache(maxsize=SUMMARY_CACHE)
+def masked_url(url: str) -> str:
+    """``mask_url(url)``, remembered per URL: parsing it is most of what a request summary costs."""
+    return mask_url(url)
 
 
 def request_summary(url: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
     """What was sent, safe to store: masked URL, no secret headers, the start of the body."""
     return {
         "method": "POST",
-        "url": mask_url(url),
+        "url": masked_url(url),
         "headers": {name: value for name, value in headers.items() if not is_secret_header(name)},
         "body": body[:EXCERPT_CHARS].decode("utf-8", errors="replace"),
         "body_bytes": len(body),

@@ -34,7 +34,7 @@ from regnotify.methods.base import (
     type_name,
 )
 from regnotify.methods.cloudevents import FORMAT_QUAY, FORMATS, cloud_event_request
-from regnotify.methods.http_send import encode_json, post_json, request_summary
+from regnotify.methods.http_send import post_json, request_summary
 from regnotify.methods.sending import Outgoing, Senders, SendResult
 from regnotify.methods.template import (
     INLINE_TEMPLATE_CHARS,
@@ -233,7 +233,7 @@ class WebhookMethod(NotificationMethod):
                 max_steps = senders.settings.template_max_steps
                 body = await render_body(template, outgoing.payload, max_steps=max_steps)
             else:
-                body = encode_json(outgoing.payload)
+                body = outgoing.json_body  # encoded once per event, not per notification it fans out to
         except TemplateBudgetError as exc:  # a failure like any other: retried, counts toward disabling
             return SendResult(ok=False, error=f"webhook template could not be rendered: {exc}")
         except (TemplateError, TypeError, ValueError) as exc:
@@ -246,7 +246,7 @@ class WebhookMethod(NotificationMethod):
         secret = config.get("secret")
         secret = secret if isinstance(secret, str) else None
         try:
-            headers = {**webhook_headers(outgoing, body, secret, int(time.time())), **format_headers}
+            headers = webhook_headers(outgoing, body, secret, int(time.time()))
         except (ValueError, UnicodeDecodeError) as exc:
             return SendResult(
                 ok=False,
@@ -254,6 +254,8 @@ class WebhookMethod(NotificationMethod):
                 permanent=True,
                 request=request_summary(url, {"Content-Type": "application/json"}, body),
             )
+        if format_headers:
+            headers.update(format_headers)  # as ``{**headers, **format_headers}``, without a copy
         https = url.strip().lower().startswith("https://")
         return await post_json(senders, url, body=body, headers=headers, client_cert=https)
 

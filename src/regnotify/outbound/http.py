@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 import aiohttp
-from multidict import CIMultiDict
+from multidict import CIMultiDictProxy
 from yarl import URL
 
 from regnotify import __version__
@@ -63,7 +63,7 @@ class HttpResult:
     """An HTTP response as the methods see it (``regnotify.methods.sending.HttpResponse``)."""
 
     status: int
-    headers: CIMultiDict[str]
+    headers: CIMultiDictProxy[str]  # aiohttp's own (immutable) view of the response headers
     body_excerpt: str
     duration_ms: float
 
@@ -90,22 +90,27 @@ def build_ssl_context(settings: Settings, *, client_cert: bool) -> ssl.SSLContex
 
 async def read_excerpt(response: aiohttp.ClientResponse) -> str:
     """The first 4 KiB of the body, decoded leniently; the rest is read and dropped, never buffered."""
+    content = response.content
+    if content.at_eof() and content.exception() is None:  # no body (e.g. 204): every read gives b""
+        return ""
     data = bytearray()
     while len(data) < EXCERPT_BYTES:
-        chunk = await response.content.read(EXCERPT_BYTES - len(data))
+        chunk = await content.read(EXCERPT_BYTES - len(data))
         if not chunk:
             break
         data += chunk
+    if len(data) < EXCERPT_BYTES:  # an empty read ended it: the body is all read, none to drop
+        return data.decode("utf-8", errors="replace")
     discarded = 0
     while discarded <= DISCARD_LIMIT:
-        chunk = await response.content.read(64 * 1024)
+        chunk = await content.read(64 * 1024)
         if not chunk:
             break
         discarded += len(chunk)
     else:
         response.close()  # a huge body: drop the connection rather than read on
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    return decoder.decode(bytes(data), final=len(data) < EXCERPT_BYTES)  # no half character at the cut
+    return decoder.decode(bytes(data), final=False)  # no half character at the cut
 
 
 def _os_text(error: BaseException | None) -> str:
@@ -207,7 +212,7 @@ class GuardedHttpClient:
                     excerpt = await read_excerpt(response)
                     return HttpResult(
                         status=response.status,
-                        headers=CIMultiDict(response.headers),
+                        headers=response.headers,  # immutable already: no copy
                         body_excerpt=excerpt,
                         duration_ms=(time.perf_counter() - started) * 1000,
                     )

@@ -13,6 +13,7 @@ want an operator to see.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, generate_latest, start_http_server
@@ -88,9 +89,20 @@ def _forget_on_rollback(session: Session) -> None:
     session.info.pop(_RECORDED_KEY, None)
 
 
-def count_attempt(method: str, outcome: str, seconds: float) -> None:
-    delivery_outcomes_total.labels(method, outcome).inc()
-    attempt_seconds.labels(method).observe(seconds)
+def count_attempts(attempts: Iterable[tuple[str, str, float]]) -> None:
+    """Count a batch of attempts, ``(method, outcome, seconds)`` each: each counter is incremented
+    once per batch and each label set looked up once."""
+    counts: dict[tuple[str, str], int] = {}
+    durations: dict[str, list[float]] = {}
+    for method, outcome, seconds in attempts:
+        counts[method, outcome] = counts.get((method, outcome), 0) + 1
+        durations.setdefault(method, []).append(seconds)
+    for (method, outcome), count in counts.items():
+        delivery_outcomes_total.labels(method, outcome).inc(count)
+    for method, seconds_list in durations.items():
+        histogram = attempt_seconds.labels(method)
+        for seconds in seconds_list:
+            histogram.observe(seconds)
 
 
 deliveries_held_total = Counter(

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from regnotify.db import Database
 from regnotify.db.models import Repository, User
 from regnotify.db.types import utcnow
+from regnotify.delivery.hot_path import claim
 from regnotify.delivery.inbox import add_notices
 from regnotify.delivery.outcome import finish
-from regnotify.delivery.queue import claim
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.methods.sending import SendResult
 

@@ -25,8 +25,8 @@ from regnotify.db.models import (
     Repository,
 )
 from regnotify.db.types import utcnow
+from regnotify.delivery.hot_path import claim
 from regnotify.delivery.outcome import finish
-from regnotify.delivery.queue import claim
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.delivery.senders import WorkerSenders, build_senders
 from regnotify.delivery.worker import Worker

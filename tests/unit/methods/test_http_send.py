@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -9,13 +11,18 @@ from typing import Any
 import pytest
 from multidict import CIMultiDict
 
+from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods.http_send import (
     encode_json,
+    is_secret_header,
+    masked_url,
     parse_retry_after,
     post_json,
     request_summary,
     result_from_response,
 )
+from regnotify.methods.sending import Message, Outgoing
+from regnotify.methods.urls import mask_url
 from regnotify.outbound.http import OutboundError
 
 
@@ -126,6 +133,91 @@ def test_request_summary_keeps_only_the_start_of_a_big_body() -> None:
 
 def test_encode_json_is_compact_utf8() -> None:
     assert encode_json({"a": "é", "b": [1, 2]}) == '{"a":"é","b":[1,2]}'.encode()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"a": "é", "b": [1, 2.5, None, True], "c": {"d": "😀\n\u2028<>&\"'"}},
+        "just text",
+        [],
+        {1: "int key", "nan": math.nan, "inf": -math.inf},
+        get_event_kind("repo_push").sample_payload(
+            RepositoryRef("acme", "app", "registry.test", "https://x.test")
+        ),
+    ],
+)
+def test_encode_json_is_json_dumps_compact_without_ascii_escapes(document: Any) -> None:
+    expected = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    assert encode_json(document) == expected
+
+
+def test_encode_json_fails_as_json_dumps_does() -> None:
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    with pytest.raises(ValueError, match="Circular reference"):
+        encode_json(circular)
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        encode_json({"when": datetime(2024, 1, 1)})
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate has no UTF-8
+        encode_json({"a": "\ud800"})
+
+
+def test_message_json_body_is_the_encoded_payload_made_once() -> None:
+    payload = get_event_kind("repo_push").sample_payload(
+        RepositoryRef("acme", "app", "registry.test", "https://x.test")
+    )
+    message = Message("repo_push", payload)
+    first = Outgoing("msg_1", 1, "repo_push", payload, message, "acme/app", "acme", "u1", None)
+    second = Outgoing("msg_2", 1, "repo_push", dict(payload), message, "acme/app", "acme", "u2", None)
+    assert first.json_body == encode_json(payload)
+    assert second.json_body is first.json_body is message.json_body  # one encoding per event
+
+
+def test_an_outgoing_whose_payload_is_not_its_message_s_sends_its_own() -> None:
+    payload = {"repository": "acme/app", "updated_tags": ["v1"]}
+    message = Message("repo_push", payload)
+    other = {"repository": "acme/app", "updated_tags": ["v2"]}
+    outgoing = Outgoing("msg_1", 1, "repo_push", other, message, "acme/app", "acme", "u1", None)
+    assert outgoing.json_body == encode_json(other)
+    assert message.json_body == encode_json(payload)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pw@hooks.test:8443/path/secret?q=1",
+        "https://hooks.test",
+        "https://hooks.test/",
+        "http://[2001:db8::1]:8080/x",
+        "  HTTPS://Hooks.Test/x  ",
+        "ftp://hooks.test/x",
+        "https://hooks.test:99999/",
+        "not a url",
+        "",
+    ],
+)
+def test_masked_url_is_mask_url_remembered(url: str) -> None:
+    assert masked_url(url) == mask_url(url)
+    hits = masked_url.cache_info().hits
+    assert masked_url(url) == mask_url(url)
+    assert masked_url.cache_info().hits == hits + 1
+
+
+def test_secret_headers_are_judged_by_name_whatever_the_case() -> None:
+    for name in (
+        "Authorization",
+        "cookie",
+        "X-Auth-Token",
+        "X-Api-Key",
+        "apikey",
+        "Client-Secret",
+        "PASSWORD",
+    ):
+        assert is_secret_header(name) and is_secret_header(name)
+    for name in ("Content-Type", "webhook-id", "webhook-signature", "ce-type", "X-Regnotify-Event"):
+        assert not is_secret_header(name) and not is_secret_header(name)
+    assert is_secret_header.cache_info().maxsize == masked_url.cache_info().maxsize == 1024
 
 
 async def test_post_json_sends_json_and_reports_the_answer() -> None:

@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
+from standardwebhooks.webhooks import Webhook
 
+from regnotify.config import Settings
+from regnotify.events import RepositoryRef, get_event_kind
 from regnotify.methods import METHODS, MethodConfigError
-from regnotify.methods.webhook import generate_secret, secret_bytes
+from regnotify.methods.cloudevents import CloudEventRequest, cloud_event_request
+from regnotify.methods.http_send import encode_json
+from regnotify.methods.sending import Message, Outgoing
+from regnotify.methods.webhook import generate_secret, secret_bytes, sign
+from regnotify.outbound.http import HttpResult
 
 from .method_fakes import FakeContext, MakeContext
 
@@ -255,3 +264,70 @@ async def test_mask_hides_url_and_secret(ctx: FakeContext) -> None:
     shown = json.dumps(masked)
     for part in ("bob", "pw1234567", "abcdef123456", "qwerty987", stored["secret"][6:]):
         assert part not in shown
+
+
+class _CannedHttp:
+    """Records each POST and answers 204."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    async def post(self, url: str, *, body: bytes, headers: dict[str, str], client_cert: bool = False) -> Any:
+        self.calls.append({"url": url, "body": body, "headers": headers, "client_cert": client_cert})
+        return HttpResult(
+            status=204, headers=CIMultiDictProxy(CIMultiDict()), body_excerpt="", duration_ms=1.0
+        )
+
+
+@dataclass
+class _Senders:
+    settings: Settings
+    http: _CannedHttp = field(default_factory=_CannedHttp)
+    mail: Any = None
+    inbox: Any = None
+
+
+@pytest.mark.parametrize("fmt", [None, "cloudevents", "cloudevents-binary"])
+async def test_send_posts_the_event_json_once_encoded_and_signed(fmt: str | None, tmp_path: Any) -> None:
+    repo = RepositoryRef("acme", "app", "registry.test", "https://regnotify.test")
+    payload = get_event_kind("repo_push").sample_payload(repo)
+    message = Message("repo_push", payload)
+    senders = _Senders(Settings(data_dir=tmp_path / "data"))
+    secret = whsec(32)
+    config = {"url": "https://user:pw@example.com/hook/abc?token=t", "secret": secret}
+    if fmt:
+        config["format"] = fmt
+    for n in (1, 2):  # two notifications of one event: its JSON is encoded once, for the first
+        outgoing = Outgoing(
+            f"msg_{n}", 1, "repo_push", dict(payload), message, "acme/app", "acme", f"u{n}", None
+        )
+        result = await METHOD.send(config, outgoing, senders)  # type: ignore[arg-type]
+        assert result.ok and result.status_code == 204
+        call = senders.http.calls[-1]
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        expected = (
+            cloud_event_request(fmt, outgoing, senders.settings.base_url, data)
+            if fmt
+            else CloudEventRequest(data, {})
+        )
+        stamp = call["headers"]["webhook-timestamp"]
+        signature = sign(secret, f"msg_{n}", int(stamp), expected.body)
+        assert call["body"] == expected.body
+        assert list(call["headers"].items()) == list(
+            {
+                "Content-Type": "application/json",
+                **{
+                    "Content-Type": "application/json",
+                    "X-Regnotify-Event": "repo_push",
+                    "webhook-id": f"msg_{n}",
+                    "webhook-timestamp": stamp,
+                    "webhook-signature": signature,
+                },
+                **expected.headers,
+            }.items()
+        )
+        Webhook(secret).verify(call["body"], call["headers"], json_parse=False)
+        assert call["client_cert"] is True
+        assert result.request["url"] == "https://example.com/…"
+        assert "webhook-signature" in result.request["headers"]
+    assert message.__dict__["json_body"] == encode_json(payload)

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import socket
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
+from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 
 from regnotify import __version__
 from regnotify.config import Settings, parse_allowed_networks
-from regnotify.outbound.http import USER_AGENT, GuardedHttpClient, OutboundError, build_ssl_context
+from regnotify.outbound.http import (
+    DISCARD_LIMIT,
+    EXCERPT_BYTES,
+    USER_AGENT,
+    GuardedHttpClient,
+    OutboundError,
+    build_ssl_context,
+    read_excerpt,
+)
 from regnotify.outbound.http_guard import (
     AddressRefusedError,
     GuardedResolver,
@@ -156,3 +168,70 @@ def test_client_certificate_needs_both_files(tmp_path: Path) -> None:
     context = build_ssl_context(half, client_cert=True)  # the cert alone is ignored, not loaded
     assert context.verify_mode.name == "CERT_REQUIRED"
     assert context.check_hostname
+
+
+class _Protocol:
+    """What a StreamReader calls back on its connection."""
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self, resume_parser: bool = True) -> None:
+        pass
+
+
+class _Response:
+    """The parts of aiohttp.ClientResponse that read_excerpt uses; the body is fed in ``chunks``."""
+
+    def __init__(self, *chunks: bytes, eof: bool = True) -> None:
+        self.content = StreamReader(_Protocol(), 2**16, loop=asyncio.get_running_loop())  # type: ignore[arg-type]
+        for chunk in chunks:
+            self.content.feed_data(chunk)
+        if eof:
+            self.content.feed_eof()
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def excerpt_of(response: Any) -> str:
+    return await read_excerpt(response)
+
+
+async def test_an_empty_body_is_an_empty_excerpt() -> None:
+    empty = _Response()
+    assert await excerpt_of(empty) == ""
+    assert not empty.closed
+    no_body = _Response()
+    no_body.content = EMPTY_PAYLOAD  # what aiohttp gives a 204 or a Content-Length: 0 answer
+    assert await excerpt_of(no_body) == ""
+
+
+async def test_an_empty_body_that_broke_off_still_raises() -> None:
+    response = _Response()
+    response.content.set_exception(aiohttp.ClientPayloadError("broken"))
+    with pytest.raises(aiohttp.ClientPayloadError):
+        await excerpt_of(response)
+
+
+async def test_a_short_body_is_all_read_and_decoded_leniently() -> None:
+    response = _Response(b'{"ok": tr', b'ue, "\xc3\xa9": 1}\xff\xe2\x82')
+    assert await excerpt_of(response) == '{"ok": true, "é": 1}\ufffd\ufffd'
+    assert response.content.at_eof() and not response.closed
+
+
+async def test_a_long_body_is_cut_at_4_kib_without_a_half_character() -> None:
+    body = b"a" * (EXCERPT_BYTES - 1) + "é".encode() + b"b" * 10_000
+    response = _Response(body[:1000], body[1000:])
+    assert await excerpt_of(response) == "a" * (EXCERPT_BYTES - 1)
+    assert response.content.at_eof() and not response.closed  # the rest was read and dropped
+    exact = _Response(b"x" * EXCERPT_BYTES)
+    assert await excerpt_of(exact) == "x" * EXCERPT_BYTES
+    assert exact.content.at_eof() and not exact.closed
+
+
+async def test_a_huge_body_closes_the_connection() -> None:
+    response = _Response(b"z" * (EXCERPT_BYTES + DISCARD_LIMIT + 64 * 1024 + 1), eof=False)
+    assert await excerpt_of(response) == "z" * EXCERPT_BYTES
+    assert response.closed

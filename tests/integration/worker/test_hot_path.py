@@ -1,4 +1,5 @@
-"""The finisher's batches on both databases: successes recorded together, failures one by one in order."""
+"""The hot path on both databases: claims through the driver, successes recorded together,
+failures one by one in order, the next batch claimed in the transaction that records outcomes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from sqlalchemy import update
 
 from regnotify.db.models import Delivery, DeliveryAttempt, Notification
 from regnotify.db.types import utcnow
-from regnotify.delivery.finisher import Finisher
-from regnotify.delivery.queue import claim
+from regnotify.delivery.hot_path import Finisher, claim
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.methods.sending import SendResult
 
