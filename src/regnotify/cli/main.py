@@ -5,6 +5,7 @@ mounted under it."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -123,9 +124,20 @@ def worker(
 
     freeze_startup_objects()
     try:
-        asyncio.run(run())
+        run_fast_loop(run())
     except NotMigrated as exc:
         fail(str(exc))
+
+
+def run_fast_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop (installed with ``uvicorn[standard]``, and what ``serve`` runs on, so the
+    worker inside ``serve`` and ``regnotify worker`` behave alike), else on asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+    else:
+        uvloop.run(main)
 
 
 @app.command()

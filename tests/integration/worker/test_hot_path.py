@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from regnotify.db.models import Delivery, DeliveryAttempt, Notification
 from regnotify.db.types import utcnow
-from regnotify.delivery.hot_path import Finisher, claim
+from regnotify.delivery.hot_path import Finisher, Outcome, claim
+from regnotify.delivery.queue import Claimed
 from regnotify.delivery.retry import RetryPolicy
 from regnotify.methods.sending import SendResult
 
@@ -111,3 +113,52 @@ async def test_a_successful_test_delivery_leaves_the_failure_count(scene: Scene)
     assert outcome is not None and outcome.state == "succeeded"
     (notification,) = await scene.rows(Notification)
     assert notification.number_of_failures == 4
+
+
+@pytest.mark.parametrize("first", [OK, FAILED], ids=["successes", "a-failure"])
+async def test_the_next_batch_is_claimed_in_the_transaction_that_records_outcomes(
+    scene: Scene, first: SendResult
+) -> None:
+    """With room for more, the finisher leases the next due rows in the same transaction (both the
+    steady-state path and the one-by-one path of a batch with a failure) and hands them over."""
+    await scene.notification("webhook", {"url": URL})
+    for tag in ("a", "b", "c", "d", "e", "f"):
+        await scene.push(tag)
+    claimed = await claim(scene.db, limit=2, lease_seconds=60, worker="batch-worker")
+    recorded: list[list[Outcome]] = []
+    handed: list[tuple[list[Claimed], int]] = []
+
+    async def on_claimed(more: list[Claimed], reserved: int) -> None:
+        handed.append((more, reserved))
+
+    done = Finisher(
+        scene.db,
+        scene.settings,
+        RetryPolicy([60], 60),
+        worker="batch-worker",
+        on_recorded=recorded.append,
+        room=lambda batch: 3,
+        on_claimed=on_claimed,
+    )
+    outcomes = await asyncio.gather(
+        done.submit(claimed[0], first, utcnow()), done.submit(claimed[1], OK, utcnow())
+    )
+    await done.close()
+
+    assert [o.state if o else None for o in outcomes] == [
+        "succeeded" if first.ok else "pending",
+        "succeeded",
+    ]
+    assert [[item.claimed.delivery_id for item in batch] for batch in recorded] == [
+        [c.delivery_id for c in claimed]
+    ]
+    [(more, reserved)] = handed
+    assert reserved == 3 and len(more) == 3
+    assert len({c.lease_token for c in more}) == 1 and more[0].lease_token != claimed[0].lease_token
+    assert {c.delivery_id for c in more}.isdisjoint(c.delivery_id for c in claimed)
+    assert all(c.event.payload["updated_tags"] and "url" in c.notification.config for c in more)
+    leases = {d.id: (d.state, d.lease_owner) for d in await scene.rows(Delivery)}
+    assert [leases[c.delivery_id] for c in more] == [("pending", more[0].lease_token)] * 3
+    # a retried failure is pending again with its lease cleared, beside the one row left unclaimed
+    unleased = [owner is None for state, owner in leases.values() if state == "pending"]
+    assert sorted(unleased) == [False, False, False, True] + ([] if first.ok else [True])
