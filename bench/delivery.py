@@ -4,13 +4,18 @@ Run from the repository root::
 
     .venv/bin/python bench/delivery.py [--deliveries 5000]
         [--postgres-url postgresql://postgres@127.0.0.1:5432/test] [--skip-rss]
+        [--loop {uvloop,asyncio}] [--profile]
 
 What one run measures (progress lines go to stdout, then a summary table):
 
-a. **Ceiling.** A bare aiohttp client (default asyncio loop, as ``regnotify worker`` runs) POSTs
-   the ``repo_push`` sample payload N times, 64 requests in flight, to a local aiohttp receiver
-   answering 204. The receiver is a separate process (uvloop when installed), so client and
-   receiver each get a core; it is the same receiver for every phase. Each ceiling is the median
+a. **Ceiling.** A bare aiohttp client POSTs the ``repo_push`` sample payload N times, 64 requests
+   in flight, to a local aiohttp receiver answering 204. It runs on the event loop of ``--loop``,
+   as the drains do: the whole benchmark is one process on one loop, so ceiling and worker are
+   compared on the same loop. The default is uvloop when it is installed, as ``regnotify worker``
+   runs (``.venv/bin/pip install uvloop`` if it is missing); ``--loop asyncio`` runs the default
+   asyncio loop. The machine section and the JSON (``loop``) name the loop.
+   The receiver is a separate process (uvloop when installed, whatever ``--loop`` says), so client
+   and receiver each get a core; it is the same receiver for every phase. Each ceiling is the median
    of 3 runs, and it is measured again right before each drain: each ratio uses the ceiling
    measured next to it, which keeps a noisy shared machine from skewing the comparison. The
    client's CPU time per request is reported too.
@@ -48,6 +53,23 @@ PostgreSQL, peak RSS < 200 MB (decimal megabytes, 200e6 bytes). ``--breakdown`` 
 wraps the worker's ``claim``/``finish``/``send`` to report call counts and wall time per call,
 and samples ``pg_stat_activity`` wait events on PostgreSQL (a little overhead, so it is off for
 the headline figures). ``--json PATH`` also writes every figure as JSON.
+
+``--profile`` adds a CPU breakdown per delivery of each drain: py-spy (a sampling profiler; not a
+declared dependency: ``.venv/bin/pip install py-spy`` puts it in ``.venv/bin``; it is looked for next
+to this Python, then on PATH, and without it the breakdown is skipped with a message, the run goes
+on) records this process 1000 times a second, non-blocking, from the worker's
+start until every delivery has succeeded (attaching to one's own process needs root or
+``kernel.yama.ptrace_scope=0``). Its stacks are sorted into the buckets of
+``harness.PROFILE_BUCKETS`` (claim, record outcomes, log lines, metrics, signature, database, HTTP
+client, event loop, ...: first rule that matches a frame wins), and each bucket's share of the
+samples times the drain's worker CPU per delivery gives its microseconds per delivery. Next to each
+drain, one extra ceiling run (not one of the three whose median is the ceiling) is profiled the same
+way, so the bare client's own microseconds per request for the HTTP client and the event loop stand
+beside the worker's. Garbage collection has no frame of its own (its samples land on whatever line
+triggered it), so the time spent in collections meanwhile is printed under each table too. The
+drain figures of a profiled run carry the sampling overhead (py-spy's own CPU competes for the
+cores; the report says how much), so take the headline figures from a run without ``--profile``.
+The JSON has each drain's table under ``profile`` and the ceiling run's under ``ceiling_profile``.
 """
 
 from __future__ import annotations
@@ -59,6 +81,7 @@ import functools
 import signal
 import sys
 import tempfile
+import textwrap
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -75,11 +98,18 @@ sys.path.insert(0, str(Path(__file__).parent))
 from harness import (
     CONCURRENCY,
     NOTIFICATIONS,
+    PROFILE_BUCKET_NAMES,
+    PROFILE_RATE,
     REPO,
+    Profiler,
     ReceiverHandle,
+    add_loop_argument,
     bench_settings,
+    ceiling_run,
     clean_up,
+    default_loop,
     log_tail,
+    loop_description,
     machine_info,
     make_scene,
     measure_ceiling,
@@ -104,12 +134,12 @@ from regnotify.config import async_driver_url
 from regnotify.db import Database, migrate
 from regnotify.db.models import Delivery, Event, Notification, Repository
 from regnotify.delivery import worker as worker_module
-from regnotify.delivery.finisher import Finisher
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
 from regnotify.events import get_event_kind
 from regnotify.ingest import record_event
 from regnotify.runtime.crypto import SecretBox
+from regnotify.runtime.heap import freeze_startup_objects
 
 T = TypeVar("T")
 
@@ -152,6 +182,7 @@ def instrumented(breakdown: Breakdown | None) -> Iterator[None]:
     if breakdown is None:
         yield
         return
+    Finisher = worker_module.Finisher  # the worker's, wherever it lives (finisher.py, hot_path.py)
     saved_claim, saved_write, saved_send = worker_module.claim, Finisher._write, Worker.send
     worker_module.claim = breakdown.wrap("claim", saved_claim)  # type: ignore[assignment]
     Finisher._write = breakdown.wrap("finish", saved_write)  # type: ignore[method-assign]
@@ -191,11 +222,19 @@ class DrainResult:
     complete: bool = False
     breakdown: dict[str, Any] | None = None
     pg_waits: dict[str, int] | None = None
+    profile: dict[str, Any] | None = None  # --profile: the drain's CPU per bucket (CpuProfile.figures)
+    ceiling_profile: dict[str, Any] | None = None  # --profile: one ceiling run's, per request
 
 
-async def count_states(db: Database) -> dict[str, int]:
+async def count_states(db: Database, *, unfinished_only: bool = False) -> dict[str, int]:
+    """Deliveries by state; ``unfinished_only`` counts only the states a drain waits on, which the
+    ``(state, next_attempt_at)`` index answers without reading the growing succeeded rows (the
+    progress poll runs in the worker's process, so its cost lands on the worker's CPU figure)."""
+    query = select(Delivery.state, func.count()).group_by(Delivery.state)
+    if unfinished_only:
+        query = query.where(Delivery.state.in_(("pending", "failed")))
     async with db.read() as session:
-        rows = await session.execute(select(Delivery.state, func.count()).group_by(Delivery.state))
+        rows = await session.execute(query)
         return {state: int(n) for state, n in rows.all()}
 
 
@@ -241,17 +280,36 @@ async def wait_for_states(db: Database, total: int, deadline: float, label: str)
 
     async def succeeded() -> bool | None:
         nonlocal states
-        states = await count_states(db)
-        if states.get("succeeded", 0) >= total:
-            return True
+        states = await count_states(db, unfinished_only=True)
+        if not states:  # nothing pending or failed: check the whole count once
+            states = await count_states(db)
+            return states.get("succeeded", 0) >= total or None
         if states.get("failed"):
             say(f"{label}: {states['failed']} deliveries FAILED; see delivery_attempts")
             return None
         return False
 
     return await poll_until(
-        succeeded, deadline, lambda: f"{label}: {states.get('succeeded', 0)}/{total} succeeded"
+        succeeded, deadline, lambda: f"{label}: {states.get('pending', 0)} of {total} still pending"
     )
+
+
+async def profile_ceiling(
+    engine: str, receiver: ReceiverHandle, body: bytes, n: int
+) -> dict[str, Any] | None:
+    """One more ceiling run under py-spy (not a headline figure): the bare client's CPU per request
+    in each bucket; None when py-spy cannot run."""
+    profiler = await Profiler.start(f"{engine} ceiling")
+    if profiler is None:
+        return None
+    try:
+        rate, cpu_ms = await ceiling_run(receiver, body, n)
+    finally:
+        profile = await profiler.stop()
+    if profile is None:
+        return None
+    say(f"{engine}: profiled ceiling run {rate:,.0f} requests/s, {profile.total:,} samples")
+    return {"requests_per_s": rate, **profile.figures(cpu_ms, "request", n)}
 
 
 async def drain(
@@ -264,16 +322,20 @@ async def drain(
     *,
     steady_seconds: float,
     breakdown: bool,
+    profile: bool,
 ) -> DrainResult:
     result = DrainResult(engine=engine)
     say(f"{engine}: measuring the ceiling next to this drain")
     result.ceiling_per_s, result.ceiling_cpu_ms = await measure_ceiling(receiver, body, n)
     say(f"{engine}: ceiling {result.ceiling_per_s:,.0f} requests/s ({result.ceiling_cpu_ms:.2f} ms CPU each)")
+    if profile:
+        result.ceiling_profile = await profile_ceiling(engine, receiver, body, n)
 
     secret_key = Fernet.generate_key().decode()
     box = SecretBox(secret_key)
     settings = bench_settings(url, workdir / f"data-{engine}", secret_key)
     db = Database(async_driver_url(url))
+    profiler: Profiler | None = None
     try:
         await migrate(db.engine)
         repository = await make_scene(db, box, receiver.hook_url, NOTIFICATIONS)
@@ -307,11 +369,18 @@ async def drain(
         with instrumented(timing):
             worker = Worker(db, settings, senders, box, name="bench-worker")
             stop = asyncio.Event()
+            # as `regnotify worker` does once started: what exists now (the bench's set-up included)
+            # is left out of garbage collection, so full passes walk only what the drain makes
+            freeze_startup_objects()
+            if profile:
+                profiler = await Profiler.start(engine)
             worker_started, cpu_started = datetime.now(UTC), process_cpu()
             task = asyncio.create_task(worker.run(stop))
             deadline = time.monotonic() + max(120.0, total / 20)
             result.complete = await wait_for_states(db, total, deadline, engine)
             cpu = process_cpu() - cpu_started
+            cpu_profile = await profiler.stop() if profiler is not None else None
+            profiler = None
             result.connections_opened = connections
             stop_sampling.set()
             if sampler is not None:
@@ -328,6 +397,8 @@ async def drain(
                 f"{engine}: drained {total} in {elapsed:.2f}s = {result.drained_per_s:,.0f} deliveries/s "
                 f"(ratio {result.ratio:.2f}); {result.cpu_ms_per_delivery:.2f} ms CPU per delivery"
             )
+            if cpu_profile is not None:
+                result.profile = cpu_profile.figures(result.cpu_ms_per_delivery, "delivery", total)
             if timing is not None:
                 result.breakdown = {
                     "calls": timing.calls,
@@ -352,6 +423,8 @@ async def drain(
             await task
         await senders.close()
     finally:
+        if profiler is not None:
+            await profiler.stop()
         await db.dispose()
     return result
 
@@ -564,6 +637,62 @@ async def measure_rss(receiver: ReceiverHandle, workdir: Path, seconds: float) -
     return result
 
 
+def print_profile(d: DrainResult) -> None:
+    """The drain's CPU per delivery by bucket, with the profiled ceiling run's per request beside it."""
+    worker, client = d.profile, d.ceiling_profile
+    assert worker is not None
+    print(
+        f"     CPU profile (py-spy)    worker: {worker['samples']:,} samples over the drain "
+        f"({worker['errors']} failed), {worker['cpu_ms_per_unit']:.3f} ms CPU per delivery"
+    )
+    if client is not None:
+        print(
+            f"                             bare client: {client['samples']:,} samples over one ceiling run "
+            f"at {client['requests_per_s']:,.0f}/s, {client['cpu_ms_per_unit']:.3f} ms CPU per request"
+        )
+    print(f"       {'bucket':<32} {'worker':>7} {'us/delivery':>12}   {'client':>7} {'us/request':>11}")
+    for bucket in PROFILE_BUCKET_NAMES:
+        ours = worker["buckets"][bucket]
+        theirs = client["buckets"][bucket] if client is not None else None
+        if not ours["samples"] and not (theirs and theirs["samples"]):
+            continue
+        line = f"       {bucket:<32} {ours['share']:>7.1%} {ours['us_per_unit']:>12.1f}"
+        if theirs is not None:
+            line += f"   {theirs['share']:>7.1%} {theirs['us_per_unit']:>11.1f}"
+        print(line)
+    total = f"       {'total':<32} {1:>7.0%} {1000 * worker['cpu_ms_per_unit']:>12.1f}"
+    if client is not None:
+        total += f"   {1:>7.0%} {1000 * client['cpu_ms_per_unit']:>11.1f}"
+    print(total)
+    print("       garbage collection (within the rows above, on the lines whose allocation triggered it):")
+    collections = [("worker", "delivery", worker), ("bare client", "request", client)]
+    print(
+        "         "
+        + "; ".join(
+            f"{who} {p['gc']['us_per_unit']:.1f} us/{unit} "
+            f"(passes of gen 0/1/2: {'/'.join(str(n) for n in p['gc']['passes_by_generation'])})"
+            for who, unit, p in collections
+            if p is not None
+        )
+    )
+
+
+def profile_notes(drains: list[DrainResult]) -> list[str]:
+    """What the sampling cost (py-spy's own CPU during the profiled drains) and how to read it."""
+    spent = [d.profile["py_spy_cpu_seconds"] / d.seconds for d in drains if d.profile and d.seconds]
+    cost = f" (py-spy itself used up to {max(spent):.0%} of a core)" if spent else ""
+    return [
+        f"profiled run (--profile): the drains' figures carry py-spy's sampling overhead{cost}: "
+        "deliveries/s, ratios and CPU per delivery read worse than unprofiled. The ceilings are "
+        "unprofiled (the profiled ceiling run is an extra one). Take headline figures from a run "
+        "without --profile.",
+        f"profile tables: share of py-spy's samples ({PROFILE_RATE} Hz, every thread of this "
+        "process) per bucket of harness.PROFILE_BUCKETS, times the CPU per delivery (request) "
+        "measured over the same span. py-spy counts a thread that is runnable but waiting for a "
+        "core as a sample, so on a busy machine there are more samples than CPU milliseconds.",
+    ]
+
+
 def report(
     machine: dict[str, str],
     ceiling: float,
@@ -571,9 +700,13 @@ def report(
     drains: list[DrainResult],
     rss: RssResult | None,
     skipped: list[str],
+    *,
+    profiled: bool = False,
 ) -> None:
     print_pairs("machine", machine)
     print_section("figures")
+    if profiled:
+        print_notes([textwrap.fill(note, 104, subsequent_indent="     ") for note in profile_notes(drains)])
     print(
         f"  ceiling (bare aiohttp, {CONCURRENCY} in flight): {ceiling:,.0f} requests/s, "
         f"{ceiling_cpu:.2f} ms client CPU per request"
@@ -620,6 +753,8 @@ def report(
         if d.pg_waits:
             top = sorted(d.pg_waits.items(), key=lambda kv: -kv[1])[:6]
             print("     pg active-session waits " + ", ".join(f"{k} {v}" for k, v in top))
+        if d.profile:
+            print_profile(d)
         if not d.complete:
             print("     (INCOMPLETE: not every delivery succeeded before the deadline)")
     print_notes(skipped)
@@ -655,9 +790,9 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
     machine = machine_info(
         "load average",
         [("aiohttp", "sqlalchemy"), ("psycopg", "aiosqlite")],
-        {"payload": f"repo_push sample, {len(body)} bytes"},
+        {"payload": f"repo_push sample, {len(body)} bytes", "event loop": loop_description(args.loop)},
     )
-    say(f"machine: {machine['cpus']} x {machine['cpu model']}, Python {machine['python']}")
+    say(f"machine: {machine['cpus']} x {machine['cpu model']}, Python {machine['python']}, {args.loop}")
     receiver = start_receiver()
     say(f"receiver process {receiver.process.pid} on {receiver.hook_url}")
     drains: list[DrainResult] = []
@@ -676,6 +811,7 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                 workdir,
                 steady_seconds=args.steady_seconds,
                 breakdown=args.breakdown,
+                profile=args.profile,
             )
         )
 
@@ -704,9 +840,14 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
         stop_server(receiver.process)
         clean_up(workdir)
 
-    report(machine, ceiling, ceiling_cpu, drains, rss, skipped)
+    if args.profile and not any(d.profile for d in drains):
+        skipped.append("profile: py-spy could not profile the drains (see the progress lines)")
+    profiled = any(d.profile or d.ceiling_profile for d in drains)
+    report(machine, ceiling, ceiling_cpu, drains, rss, skipped, profiled=profiled)
     return {
         "machine": machine,
+        "loop": args.loop,
+        "profiled": args.profile,
         "deliveries": args.deliveries,
         "ceiling_per_s": ceiling,
         "ceiling_cpu_ms": ceiling_cpu,
@@ -724,10 +865,16 @@ def main() -> None:
     parser.add_argument("--rss-seconds", type=float, default=60.0, help="bound on the RSS drain")
     parser.add_argument("--steady-seconds", type=float, default=5.0, help="steady-load phase; 0 skips it")
     parser.add_argument("--breakdown", action="store_true", help="time claim/finish/send (adds overhead)")
+    parser.add_argument(
+        "--profile", action="store_true", help="CPU per delivery by bucket, sampled with py-spy (overhead)"
+    )
+    add_loop_argument(parser)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args()
     if args.deliveries < NOTIFICATIONS:
         parser.error(f"--deliveries must be at least {NOTIFICATIONS}")
+    if args.loop == "uvloop" and default_loop() != "uvloop":
+        parser.error("--loop uvloop: uvloop is not installed")
     run_and_save(amain, args)
 
 

@@ -2,6 +2,10 @@
 
 - **Progress and report**: ``say`` (timestamped progress lines), ``percentile``, the process's CPU
   time, the machine description and its printing, PASS/MISS verdicts, the JSON dump of the figures.
+- **Event loops**: ``run_loop`` runs a coroutine on uvloop or the default asyncio loop;
+  ``run_and_save`` runs a benchmark on the loop of its ``--loop`` option (asyncio without one).
+- **CPU profile**: ``Profiler`` runs py-spy on this process for a while and sorts its samples into
+  the buckets of ``PROFILE_BUCKETS`` (``delivery.py --profile``).
 - **Servers**: ``start_site`` (an aiohttp app on a loopback port), ``spawn_server`` (a server in a
   process of its own, uvloop when installed), and the webhook receiver of ``delivery.py``,
   ``delivery_split.py`` and ``ingest.py``: answers 204 on ``/hook``, counts requests and records the
@@ -23,10 +27,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
+import importlib.util
 import json
 import multiprocessing
 import os
 import platform
+import re
 import resource
 import secrets
 import shutil
@@ -34,13 +41,14 @@ import signal
 import socket
 import sqlite3
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -74,6 +82,8 @@ BENCH_SETTINGS: dict[str, Any] = {
 }
 
 STARTED = time.monotonic()
+
+T = TypeVar("T")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -163,8 +173,9 @@ def print_notes(notes: list[str]) -> None:
 def run_and_save(
     amain: Callable[[argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]], args: argparse.Namespace
 ) -> None:
-    """Run the benchmark; with ``--json PATH``, also write its figures there."""
-    figures = asyncio.run(amain(args))
+    """Run the benchmark on the loop of ``args.loop`` (the default asyncio loop for scripts without a
+    ``--loop`` option); with ``--json PATH``, also write its figures there."""
+    figures = run_loop(amain(args), getattr(args, "loop", "asyncio"))
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
 
@@ -197,14 +208,36 @@ def clean_up(workdir: Path, *, keep: bool = False, shown: Path | None = None) ->
 # -- servers: the receiver and its kind ------------------------------------------------------------
 
 
-def run_loop(main: Coroutine[Any, Any, None]) -> None:
-    """Run ``main`` on uvloop when it is installed, else on the default asyncio loop."""
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(main)
-    else:
-        uvloop.run(main)
+LOOPS = ("uvloop", "asyncio")  # the choices of a ``--loop`` option
+
+
+def default_loop() -> str:
+    """``uvloop`` when it is installed (``regnotify worker`` runs on it), else ``asyncio``."""
+    return "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+
+
+def loop_description(loop: str) -> str:
+    """The loop as the machine section shows it: ``uvloop 0.23.0`` or ``asyncio (default loop)``."""
+    return f"uvloop {package_version('uvloop')}" if loop == "uvloop" else "asyncio (default loop)"
+
+
+def add_loop_argument(parser: argparse.ArgumentParser) -> None:
+    """``--loop {uvloop,asyncio}``: the loop the whole benchmark runs on (see ``run_and_save``)."""
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default=default_loop(),
+        help="event loop of this process, ceiling and worker alike (default: uvloop when installed)",
+    )
+
+
+def run_loop(main: Coroutine[Any, Any, T], loop: str | None = None) -> T:
+    """Run ``main`` on ``loop`` ("uvloop" or "asyncio"; by default uvloop when it is installed)."""
+    if (loop or default_loop()) == "asyncio":
+        return asyncio.run(main)
+    import uvloop
+
+    return uvloop.run(main)
 
 
 async def start_site(
@@ -365,6 +398,224 @@ async def ceiling_run(receiver: ReceiverHandle, body: bytes, n: int) -> tuple[fl
     if errors or seen != n:
         raise RuntimeError(f"ceiling run broken: {errors} errors, receiver saw {seen} of {n}")
     return n / elapsed, 1000 * cpu / n
+
+
+# -- CPU profile: where a run's CPU time goes (py-spy) ---------------------------------------------
+
+PROFILE_RATE = 1000  # py-spy samples per second
+PROFILE_START_SECONDS = 30.0
+
+# The buckets of a CPU profile, as an ordered rule list: (bucket, file pattern, function pattern).
+# Both are regular expressions searched in one frame: the file as py-spy shows it (relative to its
+# sys.path entry: "sqlalchemy/orm/session.py", "regnotify/delivery/queue.py", "json/encoder.py";
+# a bench script's own frames are "delivery.py", "harness.py") and the function's qualified name
+# ("Worker.run", "ClaimReader.claimed"); an empty pattern matches anything. A sample goes to the
+# first rule that matches any frame of its stack, so the order is the priority: the SQLAlchemy
+# frames under ``claim`` count as "claim", not "database". Stacks are cut where SQLAlchemy switches
+# greenlets (the driver's side of a query loses the regnotify frames that issued it) and where a
+# task resumes (its stack starts at the task's coroutine, without whoever created the task), so a
+# cut-off part lands in the bucket of the frames it kept: mostly "database" for the former. What
+# the finisher's task does after a batch (``Worker._recorded``, ``Worker._claimed_more`` starting
+# the sends it claimed) is not "record outcomes" or "claim" but the worker's own; a function that
+# records and claims (``record_and_claim``) counts as recording, the claim it calls (``_sqlite_claim``,
+# ``ClaimReader``) as claim. A sample without any Python frame (C code of the loop, a thread outside
+# Python) goes to PROFILE_OTHER. Garbage collection has no frame of its own: a collection's samples
+# land on the line whose allocation triggered it, so ``Profiler`` times collections separately.
+PROFILE_BUCKETS: tuple[tuple[str, str, str], ...] = (
+    ("benchmark's own polling", r"(^|/)delivery\.py$", r"^(count_states|wait_for_states|sample_pg_waits)\b"),
+    ("benchmark's own polling", r"(^|/)harness\.py$", r"^poll_until\b"),
+    ("claim", r"regnotify/delivery/", r"(^|\.)_*claim(_\w+)?$"),
+    ("claim", r"regnotify/delivery/hot_path\.py$", r"^(?!.*record)(?i:.*claim)"),
+    ("record outcomes", r"regnotify/delivery/(finisher|outcome)\.py$", ""),
+    ("record outcomes", r"regnotify/delivery/hot_path\.py$", r"(?i)record"),
+    ("log lines", r"(^|/)logging/", ""),
+    ("metrics", r"(^|/)prometheus_client/|regnotify/runtime/metrics\.py$", ""),
+    ("signature", r"(^|/)standardwebhooks/|(^|/)hmac\.py$", ""),
+    ("signature", r"regnotify/methods/webhook\.py$", r"^(sign|webhook_headers)$"),
+    ("request summary", r"regnotify/", r"(^|\.)(request_summary|mask_url)$"),
+    ("request summary", r"regnotify/methods/urls\.py$", ""),
+    ("JSON encoding", r"(^|/)json/encoder\.py$", ""),
+    ("JSON encoding", "", r"(^|\.)encode_json$"),
+    ("database (SQLAlchemy, driver)", r"(^|/)(sqlalchemy|aiosqlite|psycopg\w*|sqlite3)/|regnotify/db/", ""),
+    ("HTTP client (aiohttp)", r"(^|/)(aiohttp|aiohappyeyeballs|multidict|yarl|propcache)/", ""),
+    ("HTTP client (aiohttp)", r"regnotify/outbound/http\.py$", ""),
+    ("sending, other regnotify code", r"regnotify/methods/|regnotify/delivery/preparing\.py$", ""),
+    ("worker loop, lanes, gate", r"(^|/)regnotify/", ""),
+)
+PROFILE_OTHER = "event loop, tasks, sockets"  # a stack no rule matches
+PROFILE_BUCKET_NAMES = tuple(dict.fromkeys([*(rule[0] for rule in PROFILE_BUCKETS), PROFILE_OTHER]))
+_PROFILE_RULES = [(bucket, re.compile(path), re.compile(func)) for bucket, path, func in PROFILE_BUCKETS]
+
+
+def parse_frame(frame: str) -> tuple[str, str]:
+    """(qualified function name, file) of a py-spy frame ``func (path/file.py:line)``."""
+    function, paren, where = frame.rpartition(" (")
+    if not paren:
+        return frame, ""
+    return function, where.rstrip(")").rpartition(":")[0]
+
+
+def classify(frames: list[tuple[str, str]]) -> str:
+    """The bucket of a stack of (function, file) frames: the first rule that matches any frame."""
+    for bucket, path, function in _PROFILE_RULES:
+        if any(path.search(file) and function.search(name) for name, file in frames):
+            return bucket
+    return PROFILE_OTHER
+
+
+def read_profile(raw: str) -> dict[str, int]:
+    """Samples per bucket of py-spy's raw output: one ``frame;frame;...;frame COUNT`` per line."""
+    samples = dict.fromkeys(PROFILE_BUCKET_NAMES, 0)
+    for line in raw.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            samples[classify([parse_frame(frame) for frame in stack.split(";")])] += int(count)
+    return samples
+
+
+def find_py_spy() -> str | None:
+    """py-spy next to this Python (its virtualenv's bin/), else on PATH; None when there is none."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("py-spy")
+
+
+class GcTimer:
+    """Collections of each generation and the seconds they took, while started (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.passes = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.perf_counter()
+        else:
+            self.passes[info["generation"]] += 1
+            self.seconds[info["generation"]] += time.perf_counter() - self._started
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._callback)
+
+
+@dataclass
+class CpuProfile:
+    """The samples py-spy took of this process, per bucket of PROFILE_BUCKETS."""
+
+    samples: dict[str, int]
+    errors: int = 0  # samples py-spy failed to take (its "Errors:")
+    py_spy_cpu_seconds: float = 0.0  # py-spy's own CPU time: it shares the machine's cores
+    gc: GcTimer = field(default_factory=GcTimer)  # the collections meanwhile
+
+    @property
+    def total(self) -> int:
+        return sum(self.samples.values())
+
+    def figures(self, cpu_ms_per_unit: float, unit: str, units: int) -> dict[str, Any]:
+        """Samples, share and microseconds of CPU per ``unit`` (share x ``cpu_ms_per_unit``) of
+        each bucket, and the garbage collections over the ``units``, as the report prints and the
+        JSON holds them."""
+        total = max(self.total, 1)
+        return {
+            "rate_hz": PROFILE_RATE,
+            "samples": self.total,
+            "sampled_seconds": self.total / PROFILE_RATE,  # > CPU seconds: a runnable thread counts
+            "errors": self.errors,
+            "py_spy_cpu_seconds": round(self.py_spy_cpu_seconds, 3),
+            "cpu_ms_per_unit": cpu_ms_per_unit,
+            "unit": unit,
+            "buckets": {
+                bucket: {
+                    "samples": n,
+                    "share": n / total,
+                    "us_per_unit": 1000 * cpu_ms_per_unit * n / total,
+                }
+                for bucket, n in self.samples.items()
+            },
+            "gc": {
+                "passes_by_generation": self.gc.passes,
+                "seconds_by_generation": [round(s, 4) for s in self.gc.seconds],
+                "us_per_unit": 1e6 * sum(self.gc.seconds) / max(units, 1),
+            },
+        }
+
+
+def child_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a running child process, from /proc (0.0 when gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Profiler:
+    """``py-spy record --pid <this process>`` (raw stacks, PROFILE_RATE a second, non-blocking)
+    between ``start`` and ``stop``. Attaching to one's own process needs ptrace rights (root, or a
+    ``kernel.yama.ptrace_scope`` of 0); without py-spy or those rights ``start`` says why and gives
+    None, and the run goes on unprofiled."""
+
+    def __init__(self, process: asyncio.subprocess.Process, output: Path, log: Path) -> None:
+        self.process, self.output, self.log = process, output, log
+        self.gc = GcTimer()
+
+    @classmethod
+    async def start(cls, what: str) -> Profiler | None:
+        """A running profiler, once py-spy samples; None (said, with the reason) when it cannot."""
+        py_spy = find_py_spy()
+        if py_spy is None:
+            say(f"{what}: py-spy not found next to {sys.executable} or on PATH; no CPU profile")
+            return None
+        directory = Path(tempfile.mkdtemp(prefix="regnotify-profile-"))
+        output, log = directory / "stacks.txt", directory / "py-spy.log"
+        argv = ["record", "--pid", str(os.getpid()), "--rate", str(PROFILE_RATE), "--format", "raw"]
+        argv += ["--nonblocking", "--output", str(output)]
+        with log.open("wb") as sink:
+            process = await asyncio.create_subprocess_exec(
+                py_spy, *argv, stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink
+            )
+        profiler = cls(process, output, log)
+        deadline = time.monotonic() + PROFILE_START_SECONDS
+        while b"Sampling process" not in log.read_bytes():
+            if process.returncode is not None or time.monotonic() > deadline:
+                said = log_tail(log, 600).strip() or f"exit status {process.returncode}"
+                await profiler.stop()
+                say(f"{what}: py-spy did not start; no CPU profile: {said}")
+                return None
+            await asyncio.sleep(0.005)
+        profiler.gc.start()
+        return profiler
+
+    async def stop(self) -> CpuProfile | None:
+        """Stop py-spy (SIGINT: it writes its stacks, then exits) and sort its samples; None when it
+        wrote none."""
+        self.gc.stop()
+        cpu = child_cpu(self.process.pid)
+        if self.process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(self.process.wait(), 60)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+        try:
+            if not self.output.exists():
+                return None
+            errors = 0
+            for line in self.log.read_text(errors="replace").splitlines():
+                if "Errors:" in line:
+                    with contextlib.suppress(ValueError, IndexError):
+                        errors = int(line.rpartition("Errors:")[2].split()[0])
+            return CpuProfile(read_profile(self.output.read_text()), errors, cpu, self.gc)
+        finally:
+            shutil.rmtree(self.output.parent, ignore_errors=True)
 
 
 # -- settings, environments and the scene ----------------------------------------------------------

@@ -168,6 +168,11 @@ def _sqlite_read_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value).replace(tzinfo=UTC) if value else None
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    """psycopg's aware datetime in ``datetime.UTC``, as the ORM's column type gives it."""
+    return value.astimezone(UTC) if value is not None else None
+
+
 def _request_json(result: SendResult) -> str:
     return json.dumps(result.request, ensure_ascii=False, separators=(",", ":"))
 
@@ -201,7 +206,7 @@ class ClaimReader:
         return found[1]
 
     def claimed(self, token: str, rows: Sequence[Sequence[Any]], *, sqlite: bool) -> list[Claimed]:
-        read_time = _sqlite_read_time if sqlite else None
+        read_time = _sqlite_read_time if sqlite else _utc
         return [
             Claimed(
                 d_id,
@@ -209,9 +214,7 @@ class ClaimReader:
                 token,
                 attempts,
                 bool(is_test),
-                ClaimedEvent(
-                    e_id, kind, self.payload(e_id, payload), read_time(received) if read_time else received
-                ),
+                ClaimedEvent(e_id, kind, self.payload(e_id, payload), read_time(received)),
                 ClaimedNotification(n_id, n_uuid, title, event, method, self.config(n_id, config)),
                 ClaimedRepository(r_id, namespace, name),
             )
@@ -366,7 +369,9 @@ async def _pg_record_and_claim(
     rows: list[Any] = []
     async with driver.pipeline(), driver.cursor() as recording, driver.cursor() as claiming:
         if items:
-            await recording.execute(PG_SUCCEED, {**_pg_columns(items), "now": utcnow(), "worker": worker})
+            # binary: arrays go as they are, not as text literals escaped element by element
+            parameters = {**_pg_columns(items), "now": utcnow(), "worker": worker}
+            await recording.execute(PG_SUCCEED, parameters, binary=True)
         if claim is not None:
             parameters = {
                 "token": claim.token,
