@@ -95,18 +95,19 @@ FROM leased AS d
     JOIN notifications AS n ON n.id = d.notification_id
     JOIN repositories AS r ON r.id = n.repository_id
 ORDER BY d.next_attempt_at, d.id"""
+# The arrays go in binary (``%(name)b``): as text, psycopg would escape each element with a regex.
 PG_SUCCEED = """
 WITH given AS (
     SELECT * FROM unnest(
-        %(ids)s::bigint[], %(tokens)s::text[], %(numbers)s::integer[], %(statuses)s::integer[],
-        %(errors)s::text[], %(started)s::timestamptz[], %(durations)s::double precision[],
-        %(excerpts)s::text[], %(requests)s::text[], %(counted)s::bigint[])
+        %(ids)b::bigint[], %(tokens)b::text[], %(numbers)b::integer[], %(statuses)b::integer[],
+        %(errors)b::text[], %(started)b::timestamptz[], %(durations)b::double precision[],
+        %(excerpts)b::text[], %(requests)b::text[], %(counted)b::bigint[])
     AS g(id, token, number, status, error, started, duration, excerpt, request, notification_id)),
 done AS (
     UPDATE deliveries AS d SET state = 'succeeded', attempts = g.number, last_status_code = g.status,
         last_error = g.error, lease_owner = NULL, lease_expires_at = NULL, finished_at = %(now)s
     FROM given AS g
-    WHERE d.id = ANY(%(ids)s::bigint[]) AND d.id = g.id AND d.lease_owner = g.token
+    WHERE d.id = ANY(%(ids)b::bigint[]) AND d.id = g.id AND d.lease_owner = g.token
     RETURNING d.id),
 attempts AS (
     INSERT INTO delivery_attempts
@@ -369,9 +370,8 @@ async def _pg_record_and_claim(
     rows: list[Any] = []
     async with driver.pipeline(), driver.cursor() as recording, driver.cursor() as claiming:
         if items:
-            # binary: arrays go as they are, not as text literals escaped element by element
             parameters = {**_pg_columns(items), "now": utcnow(), "worker": worker}
-            await recording.execute(PG_SUCCEED, parameters, binary=True)
+            await recording.execute(PG_SUCCEED, parameters)
         if claim is not None:
             parameters = {
                 "token": claim.token,
