@@ -182,7 +182,7 @@ def instrumented(breakdown: Breakdown | None) -> Iterator[None]:
     if breakdown is None:
         yield
         return
-    Finisher = worker_module.Finisher  # the worker's, wherever it lives (finisher.py, hot_path.py)
+    Finisher = worker_module.Finisher  # the one the worker uses (delivery/hot_path.py)
     saved_claim, saved_write, saved_send = worker_module.claim, Finisher._write, Worker.send
     worker_module.claim = breakdown.wrap("claim", saved_claim)  # type: ignore[assignment]
     Finisher._write = breakdown.wrap("finish", saved_write)  # type: ignore[method-assign]

@@ -49,7 +49,8 @@ from harness import (
 
 from regnotify.db import Database, migrate
 from regnotify.db.types import utcnow
-from regnotify.delivery.queue import Claimed, claim
+from regnotify.delivery.hot_path import claim
+from regnotify.delivery.queue import Claimed
 from regnotify.delivery.senders import build_senders
 from regnotify.delivery.worker import Worker
 from regnotify.methods.sending import SendResult

@@ -426,7 +426,7 @@ PROFILE_BUCKETS: tuple[tuple[str, str, str], ...] = (
     ("benchmark's own polling", r"(^|/)harness\.py$", r"^poll_until\b"),
     ("claim", r"regnotify/delivery/", r"(^|\.)_*claim(_\w+)?$"),
     ("claim", r"regnotify/delivery/hot_path\.py$", r"^(?!.*record)(?i:.*claim)"),
-    ("record outcomes", r"regnotify/delivery/(finisher|outcome)\.py$", ""),
+    ("record outcomes", r"regnotify/delivery/outcome\.py$", ""),
     ("record outcomes", r"regnotify/delivery/hot_path\.py$", r"(?i)record"),
     ("log lines", r"(^|/)logging/", ""),
     ("metrics", r"(^|/)prometheus_client/|regnotify/runtime/metrics\.py$", ""),

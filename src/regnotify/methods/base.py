@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import unicodedata
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -102,8 +103,11 @@ def check_token(value: object, key: str, method: str) -> str:
 
 def url_destination(url: object) -> str | None:
     """Where an http(s) URL sends to, as ``host:port`` (the scheme's port when none is given)."""
-    if not isinstance(url, str):
-        return None
+    return _url_destination(url) if isinstance(url, str) else None
+
+
+@lru_cache(maxsize=4096)  # the worker asks for every delivery, of a few URLs
+def _url_destination(url: str) -> str | None:
     try:
         parts = urlsplit(url)
         port = parts.port or {"http": 80, "https": 443}.get(parts.scheme.lower())
