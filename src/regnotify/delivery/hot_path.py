@@ -181,30 +181,32 @@ def _request_json(result: SendResult) -> str:
 # -- claiming --------------------------------------------------------------------------------------
 
 
+def _decoded(cache: dict[int, tuple[str, dict[str, Any]]], key: int, text: str) -> dict[str, Any]:
+    """``json.loads(text)``, the same object as last time for the same key and text."""
+    found = cache.get(key)
+    if found is None or found[0] != text:
+        if len(cache) >= CACHE_SIZE:
+            cache.clear()
+        found = cache[key] = (text, json.loads(text))
+    return found[1]
+
+
 class ClaimReader:
     """Turns claimed rows into ``Claimed`` values, decoding each event's payload and each
     notification's config once: a batch holds one event many times over (one per notification it
     fans out to) and one notification many times over."""
 
     def __init__(self) -> None:
-        self._payloads: dict[int, dict[str, Any]] = {}  # events never change once stored
-        self._configs: dict[int, tuple[str, dict[str, Any]]] = {}  # re-decoded when the text differs
+        # by row id, with the text they were decoded from: a config changes when it is edited, and
+        # SQLite may give a deleted row's id to a new one
+        self._payloads: dict[int, tuple[str, dict[str, Any]]] = {}
+        self._configs: dict[int, tuple[str, dict[str, Any]]] = {}
 
     def payload(self, event_id: int, text: str) -> dict[str, Any]:
-        found = self._payloads.get(event_id)
-        if found is None:
-            if len(self._payloads) >= CACHE_SIZE:
-                self._payloads.clear()
-            found = self._payloads[event_id] = json.loads(text)
-        return found
+        return _decoded(self._payloads, event_id, text)
 
     def config(self, notification_id: int, text: str) -> dict[str, Any]:
-        found = self._configs.get(notification_id)
-        if found is None or found[0] != text:
-            if len(self._configs) >= CACHE_SIZE:
-                self._configs.clear()
-            found = self._configs[notification_id] = (text, json.loads(text))
-        return found[1]
+        return _decoded(self._configs, notification_id, text)
 
     def claimed(self, token: str, rows: Sequence[Sequence[Any]], *, sqlite: bool) -> list[Claimed]:
         read_time = _sqlite_read_time if sqlite else _utc
@@ -534,10 +536,13 @@ class Finisher:
             for item in batch:
                 if item.done is not None and not item.done.done():
                     item.done.set_result(item.finished)
-            if self._on_recorded is not None:
-                self._on_recorded(batch)
-            if self._on_claimed is not None and wanted:
-                await self._on_claimed(claimed, wanted)
+            try:
+                if self._on_recorded is not None:
+                    self._on_recorded(batch)
+                if self._on_claimed is not None and wanted:
+                    await self._on_claimed(claimed, wanted)
+            except Exception:  # the outcomes are recorded; what was claimed comes back when its lease ends
+                log.exception("handling %d recorded outcome(s) failed", len(batch))
 
     async def _record_with_retries(self, batch: list[Outcome], wanted: int) -> list[Claimed]:
         together = True

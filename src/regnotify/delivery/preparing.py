@@ -1,10 +1,10 @@
 """Turning a claimed delivery into what a method sends: the event's message and the opened config.
 
 An event fans out to many notifications and a notification sends many events, so the worker keeps
-the last few of each instead of rendering and decrypting per delivery: messages by event id
-(events never change once stored; each part is rendered when a method first reads it), opened
-configs by notification id for as long as the sealed config read at claim time is the same (any
-edit reseals it, so it compares unequal).
+the last few of each instead of rendering and decrypting per delivery: messages by event id, checked
+against the claimed payload (SQLite may give a deleted event's id to a new one), each part rendered
+when a method first reads it; opened configs by notification id for as long as the sealed config
+read at claim time is the same (any edit reseals it, so it compares unequal).
 """
 
 from __future__ import annotations
@@ -64,10 +64,11 @@ class EventMessages:
         self._recent: _Recent[int, Message] = _Recent(size)
 
     def get(self, claimed: Claimed) -> Message:
+        payload = claimed.event.payload  # the same object while the stored payload is the same
         return self._recent.get_or_make(
             claimed.event.id,
-            lambda: Message(claimed.event.kind, claimed.event.payload),
-            lambda _found: True,
+            lambda: Message(claimed.event.kind, payload),
+            lambda found: found.payload is payload or found.payload == payload,
         )
 
 

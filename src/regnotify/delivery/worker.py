@@ -131,10 +131,12 @@ class Worker:
         """Send one claimed delivery and hand its outcome to the finisher (without waiting for it)."""
         started_at: datetime = utcnow()
         result = await self.send(sending.claimed)
-        self._send_ended(sending, result)
-        # A main slot is held until the outcome is recorded (``_recorded``), so a worker never has
-        # more sent but unrecorded deliveries (sent again if it dies) than its concurrency.
-        self.finisher.add(Outcome(sending.claimed, result, started_at, handle=sending))
+        try:
+            self._send_ended(sending, result)
+        finally:
+            # A main slot is held until the outcome is recorded (``_recorded``), so a worker never
+            # has more sent but unrecorded deliveries (sent again if it dies) than its concurrency.
+            self.finisher.add(Outcome(sending.claimed, result, started_at, handle=sending))
 
     def _recorded(self, batch: list[Outcome]) -> None:
         """After a batch of outcomes is recorded: free their slots, count them once, log them

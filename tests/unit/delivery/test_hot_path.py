@@ -84,3 +84,15 @@ def test_sqlite_times_are_written_as_sqlalchemy_writes_them(value: datetime) -> 
     process = DateTime().dialect_impl(sqlite.dialect()).bind_processor(sqlite.dialect())
     assert process is not None
     assert sqlite_time(value) == process(value.astimezone(UTC).replace(tzinfo=None))
+
+
+def test_a_reused_event_id_is_decoded_again() -> None:
+    """SQLite may give a deleted row's id to a new one: the text, not the id alone, keys the cache."""
+    reader = ClaimReader()
+    (first,) = reader.claimed("t", [row(1, 10, 100)], sqlite=True)
+    other = list(row(2, 10, 100))
+    other[6] = json.dumps({"repository": "acme/other"})
+    (second,) = reader.claimed("t", [tuple(other)], sqlite=True)
+
+    assert first.event.payload == PAYLOAD
+    assert second.event.payload == {"repository": "acme/other"}

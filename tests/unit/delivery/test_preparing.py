@@ -68,6 +68,14 @@ def test_an_event_is_rendered_once_for_all_its_notifications() -> None:
     assert other is not first and "v2" in other.text
 
 
+def test_an_event_id_given_to_a_new_event_gets_its_own_message() -> None:
+    """SQLite may give a deleted event's id to a new one: the payload, not the id alone, decides."""
+    messages = EventMessages()
+    first = messages.get(claimed(1, push_payload("v1"), {}))
+    again = messages.get(claimed(1, push_payload("v9"), {}))
+    assert again is not first and "v9" in again.text
+
+
 def test_a_message_renders_only_the_parts_read() -> None:
     message = EventMessages().get(claimed(1, push_payload("v1"), {}))
     assert message.summary
