@@ -15,7 +15,9 @@ promises need and everything else is paid per batch. The contract:
   still carries the lease token (a lost lease drops that outcome, logged, and the row is sent again
   by its new holder), and one reset of ``number_of_failures`` for the notifications that had any.
   Failures, which may retry, count towards disabling and notify admins, go one by one through
-  ``outcome.record_outcome`` (a savepoint each, so one bad row spoils nothing else).
+  ``outcome.record_outcome`` (a savepoint each, so one bad row spoils nothing else), and so do the
+  successes of a notification with a failure in the batch, in order, so that its
+  ``number_of_failures`` stays exact.
 - **Claim the next batch in the same transaction.** When the outcomes free enough of the worker's
   slots, the transaction that records them also claims as many due rows as the worker has room
   for: one round trip instead of two, which matters on PostgreSQL, whose round trips wait behind
