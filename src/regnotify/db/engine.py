@@ -26,12 +26,27 @@ from pathlib import Path
 from typing import Any, cast
 
 import aiosqlite
+import psycopg
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from regnotify.config import PRIVATE_FILE, private_directory, private_file
 from regnotify.db.writer_turn import WriterTurn
+
+# What a database that is down or unreachable raises: SQLAlchemy's wrapped errors, and the drivers'
+# own for statements run on them directly (the delivery worker's hot path). Callers that retry
+# later catch these; anything else is a bug.
+DATABASE_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    OSError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+)
 
 # Execution option that marks a read-only transaction, so SQLite opens it DEFERRED
 # (a WAL reader) instead of taking the single writer lock with BEGIN IMMEDIATE.

@@ -47,13 +47,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import psycopg
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from regnotify.config import Settings
-from regnotify.db import Database
+from regnotify.db import DATABASE_ERRORS, Database
 from regnotify.db.types import utcnow
 from regnotify.delivery.outcome import Finished, excerpt, record_outcome
 from regnotify.delivery.queue import Claimed, ClaimedEvent, ClaimedNotification, ClaimedRepository
@@ -64,15 +61,6 @@ log = logging.getLogger(__name__)
 
 MAX_BATCH = 64
 LINGER = 0.005  # seconds a batch waits for more outcomes once it has one
-# SQLAlchemy's wrapped errors, and the drivers' own for the statements run on them directly
-DATABASE_ERRORS = (
-    OperationalError,
-    InterfaceError,
-    PoolTimeout,
-    OSError,
-    sqlite3.OperationalError,
-    psycopg.OperationalError,
-)
 CACHE_SIZE = 4096  # decoded payloads and configs a reader keeps
 
 # -- the statements --------------------------------------------------------------------------------

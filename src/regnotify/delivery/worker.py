@@ -27,12 +27,12 @@ from datetime import datetime, timedelta
 
 from regnotify.accounts import repository_admins
 from regnotify.config import Settings
-from regnotify.db import Database
+from regnotify.db import DATABASE_ERRORS, Database
 from regnotify.db.models import Repository
 from regnotify.db.types import utcnow
 from regnotify.db.wakeup import Wakeup
 from regnotify.delivery.destinations import Destination, DestinationGate, Verdict
-from regnotify.delivery.hot_path import DATABASE_ERRORS, Finisher, Outcome, claim
+from regnotify.delivery.hot_path import Finisher, Outcome, claim
 from regnotify.delivery.outcome import disabled_mail
 from regnotify.delivery.pacing import Pacer
 from regnotify.delivery.preparing import EventMessages, OpenedConfigs, build_outgoing

@@ -19,9 +19,8 @@ import time
 from datetime import timedelta
 
 from regnotify.config import Settings
-from regnotify.db import Database
+from regnotify.db import DATABASE_ERRORS, Database
 from regnotify.db.types import utcnow
-from regnotify.delivery.hot_path import DATABASE_ERRORS
 from regnotify.jobs.expiry import scan_expiries
 from regnotify.jobs.retention import purge
 
